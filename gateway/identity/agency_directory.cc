@@ -1,0 +1,107 @@
+#include "gateway/identity/agency_directory.h"
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gateway/common/errors.h"
+
+namespace sild {
+
+bool Agency::HasRole(config::v1::AgencyRole role) const {
+  return std::find(config.roles().begin(), config.roles().end(), role) !=
+         config.roles().end();
+}
+
+AgencyDirectory::AgencyDirectory(const config::v1::GatewayConfig& config) {
+  for (const auto& agency_config : config.agencies()) {
+    auto agency = std::make_unique<Agency>();
+    agency->config = agency_config;
+    agency->ref.set_registry_code(agency_config.registry_code());
+    agency->ref.set_kind(agency_config.kind());
+    agency->ref.set_name(agency_config.name());
+    agency->ref.set_municipality(agency_config.municipality());
+    for (const auto& identity : agency_config.identities()) {
+      by_identity_.emplace(identity, agency.get());
+    }
+    by_code_.emplace(agency_config.registry_code(), agency.get());
+    agencies_.push_back(std::move(agency));
+  }
+}
+
+const Agency* AgencyDirectory::FindByIdentity(
+    absl::string_view identity) const {
+  auto it = by_identity_.find(identity);
+  return it == by_identity_.end() ? nullptr : it->second;
+}
+
+const Agency* AgencyDirectory::FindByRegistryCode(
+    absl::string_view registry_code) const {
+  auto it = by_code_.find(registry_code);
+  return it == by_code_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<std::vector<std::string>> CertificateUriSans(
+    absl::string_view pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  if (!cert) {
+    return absl::InvalidArgumentError("peer certificate is not valid PEM");
+  }
+  std::vector<std::string> uris;
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
+  if (names == nullptr) return uris;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != GEN_URI) continue;
+    const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
+    uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                      static_cast<size_t>(ASN1_STRING_length(uri)));
+  }
+  GENERAL_NAMES_free(names);
+  return uris;
+}
+
+absl::StatusOr<CallerIdentity> IdentifyCaller(
+    const grpc::AuthContext& auth_context, const AgencyDirectory& directory) {
+  auto unauthenticated = [](absl::string_view reason, absl::string_view text) {
+    return MakeError(absl::StatusCode::kUnauthenticated, reason, "", text);
+  };
+  std::vector<grpc::string_ref> pems =
+      auth_context.FindPropertyValues("x509_pem_cert");
+  if (!auth_context.IsPeerAuthenticated() || pems.empty()) {
+    return unauthenticated("NO_CLIENT_CERTIFICATE",
+                           "a client certificate from the federation CA is "
+                           "required");
+  }
+  auto uris = CertificateUriSans(
+      absl::string_view(pems.front().data(), pems.front().size()));
+  if (!uris.ok()) {
+    return unauthenticated("NO_AGENCY_IDENTITY", uris.status().message());
+  }
+  if (uris->empty()) {
+    return unauthenticated(
+        "NO_AGENCY_IDENTITY",
+        "the client certificate has no URI subject alternative name naming "
+        "an agency");
+  }
+  for (const std::string& uri : *uris) {
+    if (const Agency* agency = directory.FindByIdentity(uri)) {
+      return CallerIdentity{agency, uri};
+    }
+  }
+  return unauthenticated(
+      "UNKNOWN_AGENCY",
+      absl::StrCat("no configured agency has the identity ",
+                   absl::StrJoin(*uris, ", ")));
+}
+
+}  // namespace sild

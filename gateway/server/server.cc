@@ -1,0 +1,104 @@
+#include "gateway/server/server.h"
+
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gateway/common/errors.h"
+#include "gateway/common/log.h"
+#include "gateway/common/status_macros.h"
+#include "gateway/identity/agency_directory.h"
+#include "gateway/server/gateway_service.h"
+#include "gateway/server/tls_credentials.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+
+namespace sild {
+
+const char* GatewayVersion() { return SILD_VERSION; }
+
+class GatewayServer::Impl {
+ public:
+  explicit Impl(const config::v1::GatewayConfig& config)
+      : config_(config), directory_(config) {}
+
+  absl::Status Start() {
+    SILD_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(config_.tls()));
+    gateway_service_ = std::make_unique<GatewayServiceImpl>(
+        &directory_,
+        GatewayInfo{GatewayVersion(), config_.instance_name(), ""});
+
+    grpc::EnableDefaultHealthCheckService(true);
+    if (config_.enable_reflection()) {
+      grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    }
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(config_.listen_address(), credentials, &port_);
+    builder.RegisterService(gateway_service_.get());
+    const auto& limits = config_.limits();
+    builder.SetMaxReceiveMessageSize(limits.max_message_bytes());
+    builder.SetMaxSendMessageSize(limits.max_message_bytes());
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                               limits.max_concurrent_streams());
+    server_ = builder.BuildAndStart();
+    if (!server_ || port_ == 0) {
+      return MakeError(absl::StatusCode::kUnavailable, "LISTEN_FAILED",
+                       "listen_address",
+                       absl::StrCat("cannot listen on ",
+                                    config_.listen_address(),
+                                    " (address in use or not local?)"));
+    }
+    server_->GetHealthCheckService()->SetServingStatus(true);
+    LogInfo("gateway listening",
+            {{"address", config_.listen_address()},
+             {"port", absl::StrCat(port_)},
+             {"instance", config_.instance_name()},
+             {"agencies", absl::StrCat(config_.agencies_size())},
+             {"reflection", config_.enable_reflection() ? "on" : "off"}});
+    return absl::OkStatus();
+  }
+
+  void Shutdown(absl::Duration grace) {
+    std::call_once(shutdown_once_, [&] {
+      LogInfo("gateway shutting down",
+              {{"grace_ms", absl::StrCat(absl::ToInt64Milliseconds(grace))}});
+      server_->GetHealthCheckService()->SetServingStatus(false);
+      server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+      server_->Wait();
+      LogInfo("gateway stopped");
+      stopped_.Notify();
+    });
+  }
+
+  void Wait() { stopped_.WaitForNotification(); }
+  int port() const { return port_; }
+
+ private:
+  config::v1::GatewayConfig config_;
+  AgencyDirectory directory_;
+  std::unique_ptr<GatewayServiceImpl> gateway_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::once_flag shutdown_once_;
+  absl::Notification stopped_;
+};
+
+GatewayServer::GatewayServer(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+
+GatewayServer::~GatewayServer() { Shutdown(absl::ZeroDuration()); }
+
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
+    const config::v1::GatewayConfig& config) {
+  auto impl = std::make_unique<Impl>(config);
+  SILD_RETURN_IF_ERROR(impl->Start());
+  return std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
+}
+
+int GatewayServer::port() const { return impl_->port(); }
+void GatewayServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
+void GatewayServer::Wait() { impl_->Wait(); }
+
+}  // namespace sild
