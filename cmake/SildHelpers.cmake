@@ -35,5 +35,5 @@ function(sild_test name)
     set(ARG_TIMEOUT 300)
   endif()
   set_tests_properties(${name} PROPERTIES TIMEOUT ${ARG_TIMEOUT}
-                       LABELS "${ARG_LABELS}")
+                       LABELS "${ARG_LABELS}" FIXTURES_REQUIRED test_pki)
 endfunction()

@@ -1,5 +1,7 @@
 #include "gateway/server/server.h"
 
+#include <dlfcn.h>
+
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -7,10 +9,10 @@
 #include "gateway/common/errors.h"
 #include "gateway/common/log.h"
 #include "gateway/common/status_macros.h"
+#include "gateway/config/config_loader.h"
 #include "gateway/identity/agency_directory.h"
 #include "gateway/server/gateway_service.h"
 #include "gateway/server/tls_credentials.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
@@ -18,6 +20,23 @@
 namespace sild {
 
 const char* GatewayVersion() { return SILD_VERSION; }
+
+namespace {
+
+// The reflection plugin registers itself for every server when its library
+// is loaded, so it is linked only when the config asks for it.
+absl::Status LoadReflection() {
+  static void* handle =
+      dlopen("libgrpc++_reflection.so.1.51", RTLD_NOW | RTLD_GLOBAL);
+  if (handle == nullptr) {
+    return MakeError(absl::StatusCode::kFailedPrecondition,
+                     "REFLECTION_UNAVAILABLE", "enable_reflection",
+                     absl::StrCat("cannot load gRPC reflection: ", dlerror()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 class GatewayServer::Impl {
  public:
@@ -31,9 +50,7 @@ class GatewayServer::Impl {
         GatewayInfo{GatewayVersion(), config_.instance_name(), ""});
 
     grpc::EnableDefaultHealthCheckService(true);
-    if (config_.enable_reflection()) {
-      grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-    }
+    if (config_.enable_reflection()) SILD_RETURN_IF_ERROR(LoadReflection());
     grpc::ServerBuilder builder;
     builder.AddListeningPort(config_.listen_address(), credentials, &port_);
     builder.RegisterService(gateway_service_.get());
@@ -50,7 +67,11 @@ class GatewayServer::Impl {
                                     config_.listen_address(),
                                     " (address in use or not local?)"));
     }
-    server_->GetHealthCheckService()->SetServingStatus(true);
+    auto* health = server_->GetHealthCheckService();
+    health->SetServingStatus(true);
+    for (const char* name : {"sild.v1.GatewayService"}) {
+      health->SetServingStatus(name, true);
+    }
     LogInfo("gateway listening",
             {{"address", config_.listen_address()},
              {"port", absl::StrCat(port_)},
@@ -92,7 +113,11 @@ GatewayServer::~GatewayServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     const config::v1::GatewayConfig& config) {
-  auto impl = std::make_unique<Impl>(config);
+  // Configs built in code (tests, embedders) get the same defaults and checks
+  // as files; ValidateConfig is idempotent on a loaded config.
+  config::v1::GatewayConfig validated = config;
+  SILD_RETURN_IF_ERROR(ValidateConfig(validated, "", /*check_files=*/true));
+  auto impl = std::make_unique<Impl>(validated);
   SILD_RETURN_IF_ERROR(impl->Start());
   return std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
 }
