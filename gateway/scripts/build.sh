@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Configures and builds one build tree.
+#   build.sh BUILD_DIR [extra cmake args...]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build_dir=$1
+shift
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/sild-ccache}"
+jobs=${SILD_JOBS:-$(nproc)}
+if [[ ! -f "$build_dir/build.ninja" ]]; then
+  cmake -S "$root" -B "$build_dir" -G Ninja -DSILD_WERROR=ON "$@" >/dev/null
+else
+  cmake "$build_dir" "$@" >/dev/null
+fi
+echo "==> building $build_dir with $jobs jobs"
+log="$build_dir/build.log"
+if ! ninja -C "$build_dir" -j "$jobs" >"$log" 2>&1; then
+  grep -E "error|FAILED" "$log" | head -40 >&2 || true
+  tail -20 "$log" >&2
+  echo "build failed in $build_dir (full log: $log)" >&2
+  exit 1
+fi
+if grep -q "warning:" "$log"; then
+  grep "warning:" "$log" >&2
+fi
+echo "==> built $build_dir"
