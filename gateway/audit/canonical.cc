@@ -85,6 +85,10 @@ void WriteTimestamp(ElementWriter& w, uint32_t field,
   w.Close(start);
 }
 
+bool HasOwnUnknownFields(const google::protobuf::Message& message) {
+  return !message.GetReflection()->GetUnknownFields(message).empty();
+}
+
 }  // namespace
 
 void AppendCanonicalRecord(const AuditRecord& record, std::string& out) {
@@ -122,8 +126,8 @@ void AppendCanonicalRecord(const AuditRecord& record, std::string& out) {
     for (int i = 0; i < record.categories_size(); ++i) {
       // Written even when 0: a list item's position is its identity.
       const int32_t value = record.categories(i);
-      const size_t item = w.Open(static_cast<uint32_t>(i),
-                                 CanonicalType::kInt32);
+      const size_t item =
+          w.Open(static_cast<uint32_t>(i), CanonicalType::kInt32);
       out.push_back(static_cast<char>((value >> 24) & 0xff));
       out.push_back(static_cast<char>((value >> 16) & 0xff));
       out.push_back(static_cast<char>((value >> 8) & 0xff));
@@ -166,17 +170,17 @@ std::string CanonicalCheckpoint(const AuditCheckpoint& checkpoint) {
 }
 
 bool HasUnknownFields(const AuditRecord& record) {
-  if (!record.unknown_fields().empty()) return true;
-  if (record.has_time() && !record.time().unknown_fields().empty()) {
+  if (HasOwnUnknownFields(record)) return true;
+  if (record.has_time() && HasOwnUnknownFields(record.time())) {
     return true;
   }
-  if (record.has_actor() && !record.actor().unknown_fields().empty()) {
+  if (record.has_actor() && HasOwnUnknownFields(record.actor())) {
     return true;
   }
   if (record.has_basis()) {
-    if (!record.basis().unknown_fields().empty()) return true;
+    if (HasOwnUnknownFields(record.basis())) return true;
     if (record.basis().has_consent() &&
-        !record.basis().consent().unknown_fields().empty()) {
+        HasOwnUnknownFields(record.basis().consent())) {
       return true;
     }
   }
@@ -184,9 +188,14 @@ bool HasUnknownFields(const AuditRecord& record) {
 }
 
 bool HasUnknownFields(const AuditCheckpoint& checkpoint) {
-  return !checkpoint.unknown_fields().empty() ||
-         (checkpoint.has_time() &&
-          !checkpoint.time().unknown_fields().empty());
+  return HasOwnUnknownFields(checkpoint) ||
+         (checkpoint.has_time() && HasOwnUnknownFields(checkpoint.time()));
+}
+
+bool HasUnknownFields(const sild::v1::AuditBundle& bundle) {
+  return HasOwnUnknownFields(bundle) ||
+         (bundle.has_exported_time() &&
+          HasOwnUnknownFields(bundle.exported_time()));
 }
 
 }  // namespace sild::audit

@@ -62,6 +62,8 @@ std::string CanonicalCheckpoint(const sild::v1::AuditCheckpoint& checkpoint);
 // know, which the canonical bytes could not cover.
 bool HasUnknownFields(const sild::v1::AuditRecord& record);
 bool HasUnknownFields(const sild::v1::AuditCheckpoint& checkpoint);
+// The bundle's own fields (records and checkpoints are checked one by one).
+bool HasUnknownFields(const sild::v1::AuditBundle& bundle);
 
 }  // namespace sild::audit
 

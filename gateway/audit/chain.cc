@@ -29,8 +29,7 @@ bool RecordHasher::Hash(const AuditRecord& record, Digest& out) {
 }
 
 const std::string& GenesisHash() {
-  static const std::string* const kGenesis =
-      new std::string(kDigestSize, '\0');
+  static const std::string* const kGenesis = new std::string(kDigestSize, '\0');
   return *kGenesis;
 }
 
@@ -45,7 +44,7 @@ bool IsPseudonymShape(absl::string_view pseudonym) {
 absl::StatusOr<AuditChain> AuditChain::Create(std::string chain_id) {
   if (chain_id.empty()) {
     return InvalidField("MISSING_FIELD", "chain_id",
-                       "an audit chain needs an id (the instance name)");
+                        "an audit chain needs an id (the instance name)");
   }
   SILD_ASSIGN_OR_RETURN(RecordHasher hasher, RecordHasher::Create());
   return AuditChain(std::move(chain_id), 1, GenesisHash(), std::move(hasher));
@@ -57,9 +56,9 @@ absl::StatusOr<AuditChain> AuditChain::Restore(const AuditRecord& last) {
                         "the last stored record has no chain id");
   }
   if (last.sequence() < 1) {
-    return InvalidField("INVALID_SEQUENCE", "sequence",
-                        absl::StrCat("the last stored record has sequence ",
-                                     last.sequence()));
+    return InvalidField(
+        "INVALID_SEQUENCE", "sequence",
+        absl::StrCat("the last stored record has sequence ", last.sequence()));
   }
   if (HasUnknownFields(last)) {
     return InvalidField("UNKNOWN_FIELDS", "",
@@ -72,12 +71,11 @@ absl::StatusOr<AuditChain> AuditChain::Restore(const AuditRecord& last) {
     return absl::InternalError("SHA-256 failed");
   }
   if (last.record_hash() != AsBytes(digest)) {
-    return MakeError(absl::StatusCode::kDataLoss, "RECORD_HASH_MISMATCH",
-                     "record_hash",
-                     absl::StrCat("record ", last.sequence(), " of chain ",
-                                  last.chain_id(),
-                                  " does not hash to its stored record_hash; "
-                                  "the chain head is damaged"));
+    return MakeError(
+        absl::StatusCode::kDataLoss, "RECORD_HASH_MISMATCH", "record_hash",
+        absl::StrCat("record ", last.sequence(), " of chain ", last.chain_id(),
+                     " does not hash to its stored record_hash; "
+                     "the chain head is damaged"));
   }
   return AuditChain(last.chain_id(), last.sequence() + 1, last.record_hash(),
                     std::move(hasher));
@@ -85,16 +83,15 @@ absl::StatusOr<AuditChain> AuditChain::Restore(const AuditRecord& last) {
 
 absl::StatusOr<AuditRecord> AuditChain::Append(AuditRecord draft) {
   if (draft.sequence() != 0 && draft.sequence() != next_sequence_) {
-    return InvalidField("INVALID_SEQUENCE", "sequence",
-                        absl::StrCat("the draft asks for sequence ",
-                                     draft.sequence(), ", the chain is at ",
-                                     next_sequence_));
+    return InvalidField(
+        "INVALID_SEQUENCE", "sequence",
+        absl::StrCat("the draft asks for sequence ", draft.sequence(),
+                     ", the chain is at ", next_sequence_));
   }
   if (!draft.chain_id().empty() && draft.chain_id() != chain_id_) {
     return InvalidField("FOREIGN_CHAIN", "chain_id",
-                        absl::StrCat("the draft names chain ",
-                                     draft.chain_id(), ", this chain is ",
-                                     chain_id_));
+                        absl::StrCat("the draft names chain ", draft.chain_id(),
+                                     ", this chain is ", chain_id_));
   }
   if (!draft.previous_hash().empty() && draft.previous_hash() != head_hash_) {
     return InvalidField("CHAIN_LINK_BROKEN", "previous_hash",

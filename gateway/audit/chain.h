@@ -71,8 +71,8 @@ class AuditChain {
   const std::string& head_hash() const { return head_hash_; }
 
  private:
-  AuditChain(std::string chain_id, int64_t next_sequence,
-             std::string head_hash, RecordHasher hasher)
+  AuditChain(std::string chain_id, int64_t next_sequence, std::string head_hash,
+             RecordHasher hasher)
       : chain_id_(std::move(chain_id)),
         next_sequence_(next_sequence),
         head_hash_(std::move(head_hash)),

@@ -6,13 +6,13 @@
 #include <openssl/params.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/audit/digest.h"
+#include "gateway/audit/file_io.h"
 
 namespace sild::audit {
 namespace {
@@ -33,30 +33,29 @@ void Pseudonymizer::CtxFree::operator()(EVP_MAC_CTX* ctx) const {
 
 absl::StatusOr<Pseudonymizer> Pseudonymizer::FromKeyFile(
     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read the pseudonym key file ", path));
+  absl::StatusOr<std::string> read = ReadFileBytes(path);
+  if (!read.ok()) {
+    return absl::Status(
+        read.status().code(),
+        absl::StrCat("pseudonym key: ", read.status().message()));
   }
-  std::stringstream contents;
-  contents << in.rdbuf();
-  std::string bytes = contents.str();
+  std::string bytes = *std::move(read);
   // Text editors and `openssl rand -hex 32 > key` leave a newline; hex text
   // is recognised after dropping trailing whitespace only.
   absl::string_view trimmed = absl::StripTrailingAsciiWhitespace(bytes);
   absl::StatusOr<Pseudonymizer> result = absl::InternalError("unset");
   if (IsHexText(trimmed)) {
     if (trimmed.size() % 2 != 0) {
-      result = absl::InvalidArgumentError(absl::StrCat(
-          "the pseudonym key file ", path, " holds hex text of odd length ",
-          trimmed.size()));
+      result = absl::InvalidArgumentError(
+          absl::StrCat("the pseudonym key file ", path,
+                       " holds hex text of odd length ", trimmed.size()));
     } else {
       std::string key = absl::HexStringToBytes(trimmed);
       if (key.size() < kMinPseudonymKeyBytes) {
-        result = absl::InvalidArgumentError(absl::StrCat(
-            "the pseudonym key file ", path, " holds ", key.size(),
-            " bytes of hex; at least ", kMinPseudonymKeyBytes,
-            " are needed (e.g. `openssl rand -hex 32`)"));
+        result = absl::InvalidArgumentError(
+            absl::StrCat("the pseudonym key file ", path, " holds ", key.size(),
+                         " bytes of hex; at least ", kMinPseudonymKeyBytes,
+                         " are needed (e.g. `openssl rand -hex 32`)"));
       } else {
         result = FromKey(key);
       }
@@ -103,10 +102,10 @@ std::string Pseudonymizer::Pseudonym(absl::string_view personal_code) const {
   unsigned char mac[EVP_MAX_MD_SIZE];
   size_t size = 0;
   if (ctx == nullptr ||
-      EVP_MAC_update(ctx.get(),
-                     reinterpret_cast<const unsigned char*>(
-                         personal_code.data()),
-                     personal_code.size()) != 1 ||
+      EVP_MAC_update(
+          ctx.get(),
+          reinterpret_cast<const unsigned char*>(personal_code.data()),
+          personal_code.size()) != 1 ||
       EVP_MAC_final(ctx.get(), mac, &size, sizeof(mac)) != 1 ||
       size != kDigestSize) {
     // Only an allocation failure gets here; the process cannot audit
