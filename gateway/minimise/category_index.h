@@ -5,8 +5,10 @@
 // `[(sild.v1.category) = ...]`. A message-typed field may carry one for its
 // whole subtree; without one, minimisation descends and the leaves decide.
 //
-//   v1::DataCategory c = FieldCategory(Referral::descriptor()->FindFieldByName("summary"));
-//   std::vector<std::string> bad = FieldsMissingCategory(Referral::descriptor()->file());
+//   v1::DataCategory c =
+//   FieldCategory(Referral::descriptor()->FindFieldByName("summary"));
+//   std::vector<std::string> bad =
+//   FieldsMissingCategory(Referral::descriptor()->file());
 //
 // Thread-safe; no state. Descriptors are borrowed, never owned.
 #ifndef SILD_GATEWAY_MINIMISE_CATEGORY_INDEX_H_

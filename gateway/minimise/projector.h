@@ -5,7 +5,8 @@
 //   CategorySet held = projector.CategoriesPresent(referral);  // for Decide()
 //   ...
 //   sild::v1::Referral copy;
-//   projector.ProjectCopy(decision.permitted, referral, &copy);  // per recipient
+//   projector.ProjectCopy(decision.permitted, referral, &copy);  // per
+//   recipient
 //
 // Semantics (walk by reflection, categories from the schema, see
 // category_index.h). Let P = `permitted` plus CategorySet::AlwaysPermitted().

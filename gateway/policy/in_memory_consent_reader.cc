@@ -24,4 +24,14 @@ InMemoryConsentReader::ConsentsForSubject(
   return it->second;
 }
 
+absl::Status InMemoryConsentReader::VisitConsentsForSubject(
+    absl::string_view personal_code,
+    absl::FunctionRef<void(const sild::v1::Consent&)> visit) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_subject_.find(personal_code);
+  if (it == by_subject_.end()) return absl::OkStatus();
+  for (const sild::v1::Consent& consent : it->second) visit(consent);
+  return absl::OkStatus();
+}
+
 }  // namespace sild

@@ -27,6 +27,11 @@ class InMemoryConsentReader final : public ConsentReader {
   absl::StatusOr<std::vector<sild::v1::Consent>> ConsentsForSubject(
       absl::string_view personal_code) const override;
 
+  // Lends the stored consents under the reader's lock: no copies.
+  absl::Status VisitConsentsForSubject(
+      absl::string_view personal_code,
+      absl::FunctionRef<void(const sild::v1::Consent&)> visit) const override;
+
  private:
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::vector<sild::v1::Consent>> by_subject_
