@@ -13,6 +13,12 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 
+# The non-C++ client test needs Node.js and npm; a machine that already has a
+# Node.js with its own npm (it conflicts with Debian's npm package) keeps it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
 if [[ "${SILD_SKIP_APT:-0}" == "1" ]]; then
   exit 0
 fi
