@@ -35,7 +35,7 @@ readonly -a AGENCIES=(
 # File stems used for something else; --agency refuses them.
 readonly -a RESERVED_NAMES=(
   ca other-ca gateway foreign revoked expired no-identity crl manifest
-  gateway-audit-signing gateway-pseudonym
+  gateway-audit-signing gateway-pseudonym gateway-store
 )
 
 usage() {
@@ -272,6 +272,7 @@ write_manifest() { # DIR FINAL_DIR
       gateway-audit-signing.key "Ed25519 private key for signing audit records" \
       gateway-audit-signing.pub "Ed25519 public key (audit verification)" \
       gateway-pseudonym.key "HMAC key for pseudonyms: 32 random bytes, 64 hex chars + newline" \
+      gateway-store.key "AES-256-GCM key sealing payloads at rest: 64 hex chars + newline" \
       other-ca.crt "unrelated CA, NOT trusted by the gateway" \
       other-ca.key "unrelated CA private key" \
       manifest.txt "this file" \
@@ -412,6 +413,8 @@ verify_pki() { # DIR [ONLY_NAME]
       check_fail "gateway-audit-signing.key is not Ed25519"
     grep -Eqx '[0-9a-f]{64}' "$dir/gateway-pseudonym.key" ||
       check_fail "gateway-pseudonym.key is not 64 hex characters"
+    grep -Eqx '[0-9a-f]{64}' "$dir/gateway-store.key" ||
+      check_fail "gateway-store.key is not 64 hex characters"
   fi
   bad="$(find "$dir" -maxdepth 1 -type f -name '*.key' ! -perm 600 -print)"
   [[ -z "$bad" ]] || check_fail "private keys not mode 0600: $bad"
@@ -529,6 +532,10 @@ build_pki() { # DIR: everything, inside an empty directory
   openssl rand -hex 32 >"$dir/gateway-pseudonym.key"
   chmod 0600 "$dir/gateway-pseudonym.key"
   progress gateway-pseudonym.key "32-byte HMAC pseudonym key (hex)"
+
+  openssl rand -hex 32 >"$dir/gateway-store.key"
+  chmod 0600 "$dir/gateway-store.key"
+  progress gateway-store.key "32-byte payload encryption key (hex)"
 }
 
 # Remove exactly the files a previous run created (never the whole directory).
@@ -543,7 +550,7 @@ remove_old_pki() {
     rm -f -- "$dir/$f.crt" "$dir/$f.key"
   done
   rm -f -- "$dir/crl.pem" "$dir/manifest.txt" "$dir/gateway-audit-signing.key" \
-    "$dir/gateway-audit-signing.pub" "$dir/gateway-pseudonym.key"
+    "$dir/gateway-audit-signing.pub" "$dir/gateway-pseudonym.key" "$dir/gateway-store.key"
   rm -rf -- "$dir/crl" "$dir/.ca-db"
 }
 
@@ -553,6 +560,11 @@ main() {
     return
   fi
   if [[ -e "$out_dir/ca.crt" && $force -eq 0 ]]; then
+    # A PKI made before the payload key existed gets just that key added.
+    if [[ ! -e "$out_dir/gateway-store.key" ]]; then
+      (umask 077 && openssl rand -hex 32 >"$out_dir/gateway-store.key")
+      printf 'Added %s/gateway-store.key (payload encryption key).\n' "$out_dir"
+    fi
     printf 'Development PKI already exists: %s/ca.crt (nothing changed; use --force to regenerate).\n' "$out_dir"
     return 0
   fi

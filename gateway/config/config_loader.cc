@@ -16,6 +16,7 @@
 #include "gateway/common/files.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/identifiers/registry_code.h"
+#include "gateway/policy/rules.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -142,6 +143,16 @@ absl::Status ValidateTls(config::v1::TlsConfig& tls, absl::string_view base,
 
 absl::Status ValidateStore(config::v1::StoreConfig& store,
                            absl::string_view base, bool check_files) {
+  if (store.payload_key_file().empty()) {
+    return Bad("store.payload_key_file",
+               "is required: payloads are sealed at rest (make a key with "
+               "openssl rand -hex 32)");
+  }
+  store.set_payload_key_file(ResolvePath(base, store.payload_key_file()));
+  if (check_files) {
+    SILD_RETURN_IF_ERROR(
+        CheckReadable("store.payload_key_file", store.payload_key_file()));
+  }
   switch (store.backend_case()) {
     case config::v1::StoreConfig::BACKEND_NOT_SET:
       store.mutable_sqlite()->set_path("sild.db");
@@ -319,6 +330,7 @@ absl::Status ValidateConfig(GatewayConfig& config, absl::string_view base_dir,
   SILD_RETURN_IF_ERROR(
       ValidateStore(*config.mutable_store(), base_dir, check_files));
   SILD_RETURN_IF_ERROR(ValidateAgencies(config));
+  SILD_RETURN_IF_ERROR(ValidateRules(config));
   SILD_RETURN_IF_ERROR(ValidateLimits(*config.mutable_limits()));
   SILD_RETURN_IF_ERROR(
       ValidateAudit(*config.mutable_audit(), base_dir, check_files));

@@ -12,6 +12,7 @@
 #include "gateway/config/config_loader.h"
 #include "gateway/identity/agency_directory.h"
 #include "gateway/server/gateway_service.h"
+#include "gateway/server/module.h"
 #include "gateway/server/tls_credentials.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server.h"
@@ -40,20 +41,70 @@ absl::Status LoadReflection() {
 
 class GatewayServer::Impl {
  public:
-  explicit Impl(const config::v1::GatewayConfig& config)
-      : config_(config), directory_(config) {}
+  Impl(const config::v1::GatewayConfig& config, const Clock* clock)
+      : config_(config), directory_(config), clock_(clock) {}
+
+  // Opens the store with every module's schema, restores the audit chain
+  // and initialises the modules.
+  absl::Status OpenComponents() {
+    modules_ = MakeGatewayModules();
+    std::vector<Migration> migrations = {AuditLog::Schema()};
+    for (const auto& module : modules_) {
+      for (auto& m : module->Migrations()) migrations.push_back(std::move(m));
+    }
+    SILD_ASSIGN_OR_RETURN(
+        store_, Store::Open(config_.store(), clock_, std::move(migrations)));
+    AuditLog::Options audit;
+    audit.chain_id = config_.instance_name();
+    audit.signing_key_file = config_.audit().signing_key_file();
+    audit.pseudonym_key_file = config_.audit().pseudonym_key_file();
+    audit.checkpoint_every_records = config_.audit().checkpoint_every_records();
+    audit.checkpoint_every =
+        absl::Milliseconds(config_.audit().checkpoint_every_ms());
+    SILD_ASSIGN_OR_RETURN(audit_log_, AuditLog::Open(store_.get(), audit));
+    store_->writer().AddParticipant(audit_log_.get());
+    components_.config = config_;
+    components_.clock = clock_;
+    components_.directory = &directory_;
+    components_.store = store_.get();
+    components_.audit_log = audit_log_.get();
+    for (const auto& module : modules_) {
+      absl::Status status = module->Init(components_);
+      if (!status.ok()) {
+        return absl::Status(status.code(),
+                            absl::StrCat(module->name(), ": ", status.message()));
+      }
+    }
+    store_->Start();
+    return absl::OkStatus();
+  }
 
   absl::Status Start() {
     SILD_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(config_.tls()));
+    if (config_.audit().signing_key_file().empty() ||
+        config_.audit().pseudonym_key_file().empty()) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, "INVALID_CONFIG",
+                       "audit",
+                       "audit.signing_key_file and audit.pseudonym_key_file "
+                       "are required: nothing happens without an audit record");
+    }
+    SILD_RETURN_IF_ERROR(OpenComponents());
     gateway_service_ = std::make_unique<GatewayServiceImpl>(
-        &directory_,
-        GatewayInfo{GatewayVersion(), config_.instance_name(), ""});
+        &directory_, GatewayInfo{GatewayVersion(), config_.instance_name(),
+                                 audit_log_->signer().public_key_pem()});
 
     grpc::EnableDefaultHealthCheckService(true);
     if (config_.enable_reflection()) SILD_RETURN_IF_ERROR(LoadReflection());
     grpc::ServerBuilder builder;
     builder.AddListeningPort(config_.listen_address(), credentials, &port_);
     builder.RegisterService(gateway_service_.get());
+    std::vector<std::string> service_names = {"sild.v1.GatewayService"};
+    for (const auto& module : modules_) {
+      for (grpc::Service* service : module->Services()) {
+        builder.RegisterService(service);
+      }
+      for (auto& name : module->ServiceNames()) service_names.push_back(name);
+    }
     const auto& limits = config_.limits();
     builder.SetMaxReceiveMessageSize(limits.max_message_bytes());
     builder.SetMaxSendMessageSize(limits.max_message_bytes());
@@ -69,9 +120,10 @@ class GatewayServer::Impl {
     }
     auto* health = server_->GetHealthCheckService();
     health->SetServingStatus(true);
-    for (const char* name : {"sild.v1.GatewayService"}) {
+    for (const auto& name : service_names) {
       health->SetServingStatus(name, true);
     }
+    for (const auto& module : modules_) module->Start();
     LogInfo("gateway listening",
             {{"address", config_.listen_address()},
              {"port", absl::StrCat(port_)},
@@ -88,6 +140,10 @@ class GatewayServer::Impl {
       server_->GetHealthCheckService()->SetServingStatus(false);
       server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
       server_->Wait();
+      for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
+        (*it)->Stop();
+      }
+      store_->Close();
       LogInfo("gateway stopped");
       stopped_.Notify();
     });
@@ -99,6 +155,11 @@ class GatewayServer::Impl {
  private:
   config::v1::GatewayConfig config_;
   AgencyDirectory directory_;
+  const Clock* clock_;
+  std::vector<std::unique_ptr<GatewayModule>> modules_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<AuditLog> audit_log_;
+  GatewayComponents components_;
   std::unique_ptr<GatewayServiceImpl> gateway_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
@@ -113,11 +174,16 @@ GatewayServer::~GatewayServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     const config::v1::GatewayConfig& config) {
+  return Start(config, RealClock::Get());
+}
+
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
+    const config::v1::GatewayConfig& config, const Clock* clock) {
   // Configs built in code (tests, embedders) get the same defaults and checks
   // as files; ValidateConfig is idempotent on a loaded config.
   config::v1::GatewayConfig validated = config;
   SILD_RETURN_IF_ERROR(ValidateConfig(validated, "", /*check_files=*/true));
-  auto impl = std::make_unique<Impl>(validated);
+  auto impl = std::make_unique<Impl>(validated, clock);
   SILD_RETURN_IF_ERROR(impl->Start());
   return std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
 }

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gateway/common/clock.h"
 #include "sild/config/v1/config.pb.h"
 
 namespace sild {
@@ -29,6 +30,9 @@ class GatewayServer {
  public:
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
       const config::v1::GatewayConfig& config);
+  // With a clock of the caller's (tests move time with ManualClock).
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
+      const config::v1::GatewayConfig& config, const Clock* clock);
   ~GatewayServer();
 
   // The port actually bound (useful with listen_address "127.0.0.1:0").

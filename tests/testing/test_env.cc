@@ -54,7 +54,10 @@ config::v1::GatewayConfig DemoGatewayConfig(const std::string& dir) {
       client_ca_file: ")pb", pki, R"pb(/ca.crt"
       crl_directory: ")pb", pki, R"pb(/crl"
     }
-    store { sqlite { path: ")pb", dir, R"pb(/sild.db" } }
+    store {
+      sqlite { path: ")pb", dir, R"pb(/sild.db" }
+      payload_key_file: ")pb", pki, R"pb(/gateway-store.key"
+    }
     audit {
       signing_key_file: ")pb", pki, R"pb(/gateway-audit-signing.key"
       pseudonym_key_file: ")pb", pki, R"pb(/gateway-pseudonym.key"

@@ -1,0 +1,63 @@
+// How capabilities plug into the gateway. Each capability (consents, audit,
+// exchange, ...) is a GatewayModule: it declares its schema migrations, gets
+// the shared components once the store is open, and hands the server its
+// gRPC services and background workers. The list of modules is in
+// modules.cc: adding a capability is one line there.
+//
+// Lifecycle, all on the starting thread: Migrations() -> Init() ->
+// Services() -> Start() ... Stop(). Stop() runs after the gRPC server
+// stopped accepting calls and before the store closes.
+#ifndef SILD_GATEWAY_SERVER_MODULE_H_
+#define SILD_GATEWAY_SERVER_MODULE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gateway/audit/audit_log.h"
+#include "gateway/common/clock.h"
+#include "gateway/identity/agency_directory.h"
+#include "gateway/store/migrations.h"
+#include "gateway/store/store.h"
+#include "grpcpp/impl/service_type.h"
+#include "sild/config/v1/config.pb.h"
+
+namespace sild {
+
+class DecisionEngine;
+class ConsentReader;
+
+// What every module may use. Owned by the server; outlives the modules'
+// services. Modules fill in what they provide (the consent module sets
+// consent_reader and decisions) in Init(), in module order.
+struct GatewayComponents {
+  config::v1::GatewayConfig config;
+  const Clock* clock = nullptr;
+  const AgencyDirectory* directory = nullptr;
+  Store* store = nullptr;
+  AuditLog* audit_log = nullptr;
+  const ConsentReader* consent_reader = nullptr;
+  const DecisionEngine* decisions = nullptr;
+};
+
+class GatewayModule {
+ public:
+  virtual ~GatewayModule() = default;
+  virtual std::string name() const = 0;
+  virtual std::vector<Migration> Migrations() const { return {}; }
+  virtual absl::Status Init(GatewayComponents& components) = 0;
+  // Services to register; the module keeps ownership.
+  virtual std::vector<grpc::Service*> Services() { return {}; }
+  // Fully qualified names for the health service, e.g. "sild.v1.ConsentService".
+  virtual std::vector<std::string> ServiceNames() const { return {}; }
+  virtual void Start() {}
+  virtual void Stop() {}
+};
+
+// Every module of this build, in initialisation order.
+std::vector<std::unique_ptr<GatewayModule>> MakeGatewayModules();
+
+}  // namespace sild
+
+#endif  // SILD_GATEWAY_SERVER_MODULE_H_

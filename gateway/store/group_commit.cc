@@ -1,0 +1,147 @@
+#include "gateway/store/group_commit.h"
+
+#include "absl/synchronization/notification.h"
+#include "gateway/common/errors.h"
+#include "gateway/common/log.h"
+
+namespace sild {
+
+GroupCommitter::GroupCommitter(SqlConnection* sql, const Clock* clock,
+                               Options options)
+    : sql_(sql), clock_(clock), options_(options) {}
+
+GroupCommitter::~GroupCommitter() { Stop(); }
+
+void GroupCommitter::AddParticipant(TxnParticipant* participant) {
+  participants_.push_back(participant);
+}
+
+void GroupCommitter::Start() {
+  started_ = true;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void GroupCommitter::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void GroupCommitter::Submit(WriteFn fn, DoneFn done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_ && started_) {
+      queue_.push_back(Request{std::move(fn), std::move(done)});
+      return;
+    }
+  }
+  done(MakeError(absl::StatusCode::kUnavailable, "STORE_STOPPED", "",
+                 "the store is shutting down"));
+}
+
+absl::Status GroupCommitter::Run(WriteFn fn) {
+  absl::Notification committed;
+  absl::Status result;
+  Submit(std::move(fn), [&](absl::Status status) {
+    result = std::move(status);
+    committed.Notify();
+  });
+  committed.WaitForNotification();
+  return result;
+}
+
+int64_t GroupCommitter::batches() const {
+  absl::MutexLock lock(&mu_);
+  return batches_;
+}
+
+int64_t GroupCommitter::requests() const {
+  absl::MutexLock lock(&mu_);
+  return requests_;
+}
+
+void GroupCommitter::Loop() {
+  while (true) {
+    std::vector<Request> batch;
+    bool stop = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || stopping_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), options_.idle_tick);
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      stop = stopping_ && queue_.empty();
+      if (!batch.empty()) {
+        ++batches_;
+        requests_ += static_cast<int64_t>(batch.size());
+      }
+    }
+    if (!batch.empty()) {
+      RunBatch(std::move(batch));
+    } else {
+      absl::Time now = clock_->Now();
+      bool wanted = false;
+      for (auto* p : participants_) wanted |= p->WantsIdleCommit(now);
+      if (wanted) RunBatch({});
+    }
+    if (stop) return;
+  }
+}
+
+void GroupCommitter::RunBatch(std::vector<Request> batch) {
+  WriteTxn txn(*sql_, clock_->Now());
+  std::vector<absl::Status> results(batch.size());
+  absl::Status batch_status = sql_->BeginWrite();
+  if (batch_status.ok()) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      size_t hooks_before = txn.after_commit_.size();
+      absl::Status sp = sql_->Savepoint("request");
+      if (!sp.ok()) {
+        batch_status = sp;
+        break;
+      }
+      for (auto* p : participants_) p->BeginRequest();
+      results[i] = batch[i].fn(txn);
+      if (results[i].ok()) {
+        batch_status = sql_->ReleaseSavepoint("request");
+      } else {
+        for (auto* p : participants_) p->AbortRequest();
+        txn.after_commit_.resize(hooks_before);
+        batch_status = sql_->RollbackToSavepoint("request");
+        if (batch_status.ok()) {
+          batch_status = sql_->ReleaseSavepoint("request");
+        }
+      }
+      if (!batch_status.ok()) break;
+    }
+  }
+  if (batch_status.ok()) {
+    for (auto* p : participants_) {
+      batch_status = p->BeforeCommit(txn);
+      if (!batch_status.ok()) break;
+    }
+  }
+  if (batch_status.ok()) batch_status = sql_->Commit();
+  if (!batch_status.ok()) {
+    // Nothing of the batch is durable: every request fails, fail closed.
+    LogError("store batch rolled back",
+             {{"requests", std::to_string(batch.size())},
+              {"detail", std::string(batch_status.message())}});
+    (void)sql_->Rollback();
+    for (auto* p : participants_) p->AfterRollback();
+    for (auto& request : batch) request.done(batch_status);
+    return;
+  }
+  for (auto* p : participants_) p->AfterCommit();
+  for (auto& hook : txn.after_commit_) hook();
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(results[i]);
+}
+
+}  // namespace sild

@@ -1,0 +1,123 @@
+// GroupCommitter: the store's single writer. Concurrent write requests are
+// batched into one transaction (group commit), so durability costs one disk
+// flush per batch rather than per request.
+//
+//   committer.Submit([&](WriteTxn& txn) -> absl::Status {
+//                      SILD_RETURN_IF_ERROR(consents.Insert(txn, consent));
+//                      return audit_log.Append(txn, record).status();
+//                    },
+//                    [](absl::Status committed) { /* reply to the client */ });
+//
+// Each request runs inside a savepoint: a request that fails is rolled back
+// alone and its callback gets its error; the others commit. `done` runs only
+// after the batch's COMMIT returned (acknowledged means durable), or with the
+// commit's error. Requests run on the writer thread, in submission order;
+// they must not block on other store calls.
+//
+// Participants (the audit log) keep in-memory state in step with the
+// database: they are told when a request or a batch is rolled back, and may
+// write in BeforeCommit (audit checkpoints). Thread-safe: Submit and Run may
+// be called from any thread.
+#ifndef SILD_GATEWAY_STORE_GROUP_COMMIT_H_
+#define SILD_GATEWAY_STORE_GROUP_COMMIT_H_
+
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gateway/common/clock.h"
+#include "gateway/store/sql.h"
+
+namespace sild {
+
+// The transaction a write request runs in.
+class WriteTxn {
+ public:
+  WriteTxn(SqlConnection& sql, absl::Time now) : sql_(sql), now_(now) {}
+  SqlConnection& sql() { return sql_; }
+  // The batch's time; every record written in one request shares it.
+  absl::Time now() const { return now_; }
+  // Runs `fn` after the batch committed; dropped if this request or the
+  // batch rolls back. Used to wake readers (inbox streams, delivery).
+  void AfterCommit(std::function<void()> fn) {
+    after_commit_.push_back(std::move(fn));
+  }
+
+ private:
+  friend class GroupCommitter;
+  SqlConnection& sql_;
+  absl::Time now_;
+  std::vector<std::function<void()>> after_commit_;
+};
+
+class TxnParticipant {
+ public:
+  virtual ~TxnParticipant() = default;
+  virtual void BeginRequest() {}
+  virtual void AbortRequest() {}
+  virtual absl::Status BeforeCommit(WriteTxn&) { return absl::OkStatus(); }
+  virtual void AfterCommit() {}
+  virtual void AfterRollback() {}
+  // Asked when the writer is idle; true runs an empty batch so BeforeCommit
+  // can write (a time-based audit checkpoint).
+  virtual bool WantsIdleCommit(absl::Time) { return false; }
+};
+
+class GroupCommitter {
+ public:
+  struct Options {
+    // Most requests in one transaction.
+    size_t max_batch = 512;
+    // How often an idle writer asks participants for an idle commit.
+    absl::Duration idle_tick = absl::Milliseconds(100);
+  };
+  using WriteFn = std::function<absl::Status(WriteTxn&)>;
+  using DoneFn = std::function<void(absl::Status)>;
+
+  // `sql` must outlive the committer and be used by nobody else.
+  GroupCommitter(SqlConnection* sql, const Clock* clock, Options options);
+  GroupCommitter(SqlConnection* sql, const Clock* clock)
+      : GroupCommitter(sql, clock, Options()) {}
+  ~GroupCommitter();
+
+  void AddParticipant(TxnParticipant* participant);  // before Start()
+  void Start();
+  // Commits what is queued, then stops; later submits fail UNAVAILABLE.
+  void Stop();
+
+  void Submit(WriteFn fn, DoneFn done);
+  // Submits and waits for the commit.
+  absl::Status Run(WriteFn fn);
+
+  // Counters for metrics and benchmarks.
+  int64_t batches() const;
+  int64_t requests() const;
+
+ private:
+  struct Request {
+    WriteFn fn;
+    DoneFn done;
+  };
+  void Loop();
+  void RunBatch(std::vector<Request> batch);
+
+  SqlConnection* sql_;
+  const Clock* clock_;
+  Options options_;
+  std::vector<TxnParticipant*> participants_;
+  mutable absl::Mutex mu_;
+  std::deque<Request> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ = false;
+  int64_t batches_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+}  // namespace sild
+
+#endif  // SILD_GATEWAY_STORE_GROUP_COMMIT_H_

@@ -1,0 +1,120 @@
+#include "gateway/store/payload_cipher.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "gateway/common/errors.h"
+#include "gateway/common/files.h"
+#include "gateway/common/status_macros.h"
+
+namespace sild {
+namespace {
+
+constexpr char kFormat = 0x01;
+constexpr size_t kNonceSize = 12;
+constexpr size_t kTagSize = 16;
+
+using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+absl::Status CryptoError(absl::string_view what) {
+  return absl::InternalError(absl::StrCat("payload cipher: ", what));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PayloadCipher>> PayloadCipher::FromKeyFile(
+    const std::string& path) {
+  SILD_ASSIGN_OR_RETURN(std::string contents, ReadFileToString(path));
+  if (contents.size() == 32) return FromKey(contents);
+  std::string hex;
+  for (char c : contents) {
+    if (!absl::ascii_isspace(static_cast<unsigned char>(c))) hex.push_back(c);
+  }
+  bool is_hex = hex.size() == 64;
+  for (char c : hex) {
+    is_hex = is_hex && absl::ascii_isxdigit(static_cast<unsigned char>(c));
+  }
+  if (!is_hex) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, "BAD_KEY_FILE",
+                     "store.payload_key_file",
+                     absl::StrCat(path,
+                                  ": expected 64 hex characters or 32 bytes "
+                                  "(make one with: openssl rand -hex 32)"));
+  }
+  return FromKey(absl::HexStringToBytes(hex));
+}
+
+absl::StatusOr<std::unique_ptr<PayloadCipher>> PayloadCipher::FromKey(
+    absl::string_view key) {
+  if (key.size() != 32) {
+    return absl::InvalidArgumentError("payload key must be 32 bytes");
+  }
+  return std::unique_ptr<PayloadCipher>(new PayloadCipher(std::string(key)));
+}
+
+absl::StatusOr<std::string> PayloadCipher::Seal(
+    absl::string_view plaintext, absl::string_view associated) const {
+  std::string out(1 + kNonceSize + plaintext.size() + kTagSize, '\0');
+  out[0] = kFormat;
+  auto* nonce = reinterpret_cast<unsigned char*>(&out[1]);
+  if (RAND_bytes(nonce, kNonceSize) != 1) return CryptoError("no randomness");
+  CtxPtr ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int len = 0;
+  auto* body = reinterpret_cast<unsigned char*>(&out[1 + kNonceSize]);
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                         reinterpret_cast<const unsigned char*>(key_.data()),
+                         nonce) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len,
+                        reinterpret_cast<const unsigned char*>(associated.data()),
+                        static_cast<int>(associated.size())) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), body, &len,
+                        reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), body + len, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize,
+                          body + plaintext.size()) != 1) {
+    return CryptoError("encryption failed");
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> PayloadCipher::Open(
+    absl::string_view sealed, absl::string_view associated) const {
+  if (sealed.size() < 1 + kNonceSize + kTagSize || sealed[0] != kFormat) {
+    return MakeError(absl::StatusCode::kDataLoss, "PAYLOAD_CORRUPT", "",
+                     "stored payload is not a sealed value");
+  }
+  size_t body_size = sealed.size() - 1 - kNonceSize - kTagSize;
+  const auto* nonce = reinterpret_cast<const unsigned char*>(&sealed[1]);
+  const auto* body =
+      reinterpret_cast<const unsigned char*>(&sealed[1 + kNonceSize]);
+  std::string tag(sealed.substr(1 + kNonceSize + body_size));
+  std::string out(body_size, '\0');
+  CtxPtr ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int len = 0;
+  if (!ctx ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                         reinterpret_cast<const unsigned char*>(key_.data()),
+                         nonce) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len,
+                        reinterpret_cast<const unsigned char*>(associated.data()),
+                        static_cast<int>(associated.size())) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()),
+                        &len, body, static_cast<int>(body_size)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize,
+                          tag.data()) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(),
+                          reinterpret_cast<unsigned char*>(out.data()) + len,
+                          &len) != 1) {
+    return MakeError(absl::StatusCode::kDataLoss, "PAYLOAD_CORRUPT", "",
+                     "stored payload failed authentication (altered, moved "
+                     "or sealed under another key)");
+  }
+  return out;
+}
+
+}  // namespace sild

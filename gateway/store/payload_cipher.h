@@ -1,0 +1,42 @@
+// Encryption at rest for payloads in the store: messages, consents and
+// referrals hold personal codes, health and social-welfare data about
+// children, so the database file holds them only sealed with AES-256-GCM.
+// Indexes use keyed pseudonyms, never raw identifiers.
+//
+// Sealed form: 0x01 (format) || 12-byte random nonce || ciphertext || 16-byte
+// tag. `associated` binds a ciphertext to its row (e.g. "consent:<id>:<v>"),
+// so a sealed value moved to another row fails to open.
+// Thread-safe after construction. Open() fails with DATA_LOSS when a value
+// was altered or sealed under another key.
+#ifndef SILD_GATEWAY_STORE_PAYLOAD_CIPHER_H_
+#define SILD_GATEWAY_STORE_PAYLOAD_CIPHER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace sild {
+
+class PayloadCipher {
+ public:
+  // Key file: 64 hex characters (whitespace ignored) or exactly 32 raw bytes.
+  static absl::StatusOr<std::unique_ptr<PayloadCipher>> FromKeyFile(
+      const std::string& path);
+  static absl::StatusOr<std::unique_ptr<PayloadCipher>> FromKey(
+      absl::string_view key);
+
+  absl::StatusOr<std::string> Seal(absl::string_view plaintext,
+                                   absl::string_view associated) const;
+  absl::StatusOr<std::string> Open(absl::string_view sealed,
+                                   absl::string_view associated) const;
+
+ private:
+  explicit PayloadCipher(std::string key) : key_(std::move(key)) {}
+  std::string key_;
+};
+
+}  // namespace sild
+
+#endif  // SILD_GATEWAY_STORE_PAYLOAD_CIPHER_H_

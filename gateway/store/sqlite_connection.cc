@@ -1,0 +1,220 @@
+#include "gateway/store/sqlite_connection.h"
+
+#include <sqlite3.h>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/common/errors.h"
+#include "gateway/common/status_macros.h"
+
+namespace sild {
+namespace {
+
+// The first words of a statement, for error messages (never parameters).
+std::string StatementHead(absl::string_view sql) {
+  size_t start = sql.find_first_not_of(" \n\t");
+  if (start == absl::string_view::npos) return "";
+  absl::string_view head = sql.substr(start, 48);
+  size_t newline = head.find('\n');
+  if (newline != absl::string_view::npos) head = head.substr(0, newline);
+  return std::string(head);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
+    const std::string& path, const Options& options) {
+  sqlite3* db = nullptr;
+  int flags = options.read_only
+                  ? SQLITE_OPEN_READONLY
+                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  flags |= SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return MakeError(absl::StatusCode::kUnavailable, "STORE_UNAVAILABLE",
+                     "store.sqlite.path",
+                     absl::StrCat("cannot open ", path, ": ", message));
+  }
+  std::unique_ptr<SqliteConnection> connection(new SqliteConnection(db));
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  sqlite3_extended_result_codes(db, 1);
+  if (!options.read_only) {
+    SILD_RETURN_IF_ERROR(connection->ExecScript(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+        "PRAGMA foreign_keys=ON;"));
+    // journal_mode returns a row; verify WAL actually took (it does not on
+    // some file systems).
+    SILD_ASSIGN_OR_RETURN(auto rows, connection->Query("PRAGMA journal_mode", {}));
+    if (rows.empty() || (rows[0].Text(0) != "wal" && path != ":memory:")) {
+      return MakeError(absl::StatusCode::kFailedPrecondition,
+                       "STORE_UNAVAILABLE", "store.sqlite.path",
+                       absl::StrCat(path, ": WAL journal mode not available"));
+    }
+  } else {
+    SILD_RETURN_IF_ERROR(connection->ExecScript("PRAGMA foreign_keys=ON;"));
+  }
+  return connection;
+}
+
+SqliteConnection::~SqliteConnection() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+absl::Status SqliteConnection::Error(int code, absl::string_view sql) const {
+  std::string message = absl::StrCat(StatementHead(sql), ": ",
+                                     sqlite3_errmsg(db_));
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return MakeError(absl::StatusCode::kUnavailable, "STORE_BUSY", "",
+                       message);
+    case SQLITE_CONSTRAINT:
+      if (code == SQLITE_CONSTRAINT_UNIQUE ||
+          code == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return MakeError(absl::StatusCode::kAlreadyExists, "STORE_CONFLICT",
+                         "", message);
+      }
+      return MakeError(absl::StatusCode::kFailedPrecondition,
+                       "STORE_CONSTRAINT", "", message);
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      return MakeError(absl::StatusCode::kUnavailable, "STORE_UNAVAILABLE",
+                       "", message);
+    default:
+      return MakeError(absl::StatusCode::kInternal, "STORE_ERROR", "",
+                       message);
+  }
+}
+
+absl::StatusOr<sqlite3_stmt*> SqliteConnection::Prepare(absl::string_view sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) {
+    sqlite3_reset(it->second);
+    sqlite3_clear_bindings(it->second);
+    return it->second;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return Error(rc, sql);
+  statements_.emplace(std::string(sql), stmt);
+  return stmt;
+}
+
+absl::Status SqliteConnection::Bind(sqlite3_stmt* stmt,
+                                    const std::vector<SqlValue>& params) {
+  if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(stmt)) {
+    return MakeError(absl::StatusCode::kInternal, "STORE_ERROR", "",
+                     absl::StrCat("statement expects ",
+                                  sqlite3_bind_parameter_count(stmt),
+                                  " parameters, got ", params.size()));
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    int index = static_cast<int>(i) + 1;
+    int rc = SQLITE_OK;
+    const SqlValue& value = params[i];
+    if (std::holds_alternative<std::nullptr_t>(value)) {
+      rc = sqlite3_bind_null(stmt, index);
+    } else if (const auto* n = std::get_if<int64_t>(&value)) {
+      rc = sqlite3_bind_int64(stmt, index, *n);
+    } else if (const auto* s = std::get_if<std::string>(&value)) {
+      rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(),
+                               SQLITE_TRANSIENT, SQLITE_UTF8);
+    } else {
+      const auto& b = std::get<SqlBlob>(value);
+      rc = sqlite3_bind_blob64(stmt, index, b.bytes.data(), b.bytes.size(),
+                               SQLITE_TRANSIENT);
+    }
+    if (rc != SQLITE_OK) return Error(rc, sqlite3_sql(stmt));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> SqliteConnection::Exec(
+    absl::string_view sql, const std::vector<SqlValue>& params) {
+  SILD_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+  SILD_RETURN_IF_ERROR(Bind(stmt, params));
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+  }
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) return Error(rc, sql);
+  return static_cast<int64_t>(sqlite3_changes64(db_));
+}
+
+absl::StatusOr<std::vector<SqlRow>> SqliteConnection::Query(
+    absl::string_view sql, const std::vector<SqlValue>& params) {
+  SILD_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+  SILD_RETURN_IF_ERROR(Bind(stmt, params));
+  std::vector<SqlRow> rows;
+  int columns = sqlite3_column_count(stmt);
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    std::vector<SqlValue> values;
+    values.reserve(columns);
+    for (int c = 0; c < columns; ++c) {
+      switch (sqlite3_column_type(stmt, c)) {
+        case SQLITE_NULL:
+          values.emplace_back(nullptr);
+          break;
+        case SQLITE_INTEGER:
+          values.emplace_back(
+              static_cast<int64_t>(sqlite3_column_int64(stmt, c)));
+          break;
+        case SQLITE_BLOB: {
+          const void* data = sqlite3_column_blob(stmt, c);
+          int size = sqlite3_column_bytes(stmt, c);
+          values.emplace_back(SqlBlob{std::string(
+              static_cast<const char*>(data), static_cast<size_t>(size))});
+          break;
+        }
+        default: {
+          const unsigned char* text = sqlite3_column_text(stmt, c);
+          int size = sqlite3_column_bytes(stmt, c);
+          values.emplace_back(std::string(reinterpret_cast<const char*>(text),
+                                          static_cast<size_t>(size)));
+        }
+      }
+    }
+    rows.emplace_back(std::move(values));
+  }
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) return Error(rc, sql);
+  return rows;
+}
+
+absl::Status SqliteConnection::ExecScript(absl::string_view script) {
+  std::string text(script);
+  char* error = nullptr;
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
+  if (rc != SQLITE_OK) {
+    std::string message = error ? error : sqlite3_errstr(rc);
+    sqlite3_free(error);
+    return MakeError(absl::StatusCode::kInternal, "STORE_ERROR", "",
+                     absl::StrCat(StatementHead(script), ": ", message));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteConnection::BeginWrite() {
+  return Exec("BEGIN IMMEDIATE").status();
+}
+absl::Status SqliteConnection::BeginRead() {
+  return Exec("BEGIN DEFERRED").status();
+}
+absl::Status SqliteConnection::Commit() { return Exec("COMMIT").status(); }
+absl::Status SqliteConnection::Rollback() { return Exec("ROLLBACK").status(); }
+absl::Status SqliteConnection::Savepoint(absl::string_view name) {
+  return Exec(absl::StrCat("SAVEPOINT ", name)).status();
+}
+absl::Status SqliteConnection::RollbackToSavepoint(absl::string_view name) {
+  return Exec(absl::StrCat("ROLLBACK TO SAVEPOINT ", name)).status();
+}
+absl::Status SqliteConnection::ReleaseSavepoint(absl::string_view name) {
+  return Exec(absl::StrCat("RELEASE SAVEPOINT ", name)).status();
+}
+
+}  // namespace sild

@@ -1,0 +1,59 @@
+// SqlConnection on SQLite: the embedded default store.
+//
+// Opened in WAL mode with synchronous=FULL (a committed transaction survives
+// power loss), foreign keys on, and a busy timeout. Prepared statements are
+// cached per SQL text. Not thread-safe; open one connection per thread (WAL
+// lets readers run beside the single writer).
+#ifndef SILD_GATEWAY_STORE_SQLITE_CONNECTION_H_
+#define SILD_GATEWAY_STORE_SQLITE_CONNECTION_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "gateway/store/sql.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace sild {
+
+class SqliteConnection final : public SqlConnection {
+ public:
+  struct Options {
+    int busy_timeout_ms = 5000;
+    bool read_only = false;
+  };
+
+  static absl::StatusOr<std::unique_ptr<SqliteConnection>> Open(
+      const std::string& path, const Options& options);
+  ~SqliteConnection() override;
+
+  absl::StatusOr<int64_t> Exec(absl::string_view sql,
+                               const std::vector<SqlValue>& params) override;
+  using SqlConnection::Exec;
+  absl::StatusOr<std::vector<SqlRow>> Query(
+      absl::string_view sql, const std::vector<SqlValue>& params) override;
+  absl::Status ExecScript(absl::string_view script) override;
+  absl::Status BeginWrite() override;
+  absl::Status BeginRead() override;
+  absl::Status Commit() override;
+  absl::Status Rollback() override;
+  absl::Status Savepoint(absl::string_view name) override;
+  absl::Status RollbackToSavepoint(absl::string_view name) override;
+  absl::Status ReleaseSavepoint(absl::string_view name) override;
+  absl::string_view backend() const override { return "sqlite"; }
+
+ private:
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+  absl::StatusOr<sqlite3_stmt*> Prepare(absl::string_view sql);
+  absl::Status Bind(sqlite3_stmt* stmt, const std::vector<SqlValue>& params);
+  absl::Status Error(int code, absl::string_view sql) const;
+
+  sqlite3* db_;
+  std::map<std::string, sqlite3_stmt*, std::less<>> statements_;
+};
+
+}  // namespace sild
+
+#endif  // SILD_GATEWAY_STORE_SQLITE_CONNECTION_H_

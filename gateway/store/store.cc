@@ -1,0 +1,99 @@
+#include "gateway/store/store.h"
+
+#include "absl/strings/str_cat.h"
+#include "gateway/common/errors.h"
+#include "gateway/common/log.h"
+#include "gateway/common/status_macros.h"
+#include "gateway/store/sqlite_connection.h"
+
+namespace sild {
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(
+    const config::v1::StoreConfig& config, const Clock* clock,
+    std::vector<Migration> migrations) {
+  std::unique_ptr<Store> store(new Store());
+  store->config_ = config;
+  store->clock_ = clock;
+  if (config.has_postgres()) {
+    return MakeError(absl::StatusCode::kUnimplemented, "STORE_UNAVAILABLE",
+                     "store.postgres",
+                     "this build's store supports SQLite only");
+  }
+  store->backend_ = "sqlite";
+  SILD_ASSIGN_OR_RETURN(store->cipher_,
+                        PayloadCipher::FromKeyFile(config.payload_key_file()));
+  SILD_ASSIGN_OR_RETURN(store->write_connection_,
+                        store->NewConnection(/*read_only=*/false));
+  SILD_RETURN_IF_ERROR(
+      ApplyMigrations(*store->write_connection_, std::move(migrations)));
+  store->writer_ = std::make_unique<GroupCommitter>(
+      store->write_connection_.get(), clock);
+  LogInfo("store opened", {{"backend", store->backend_},
+                           {"path", config.sqlite().path()}});
+  return store;
+}
+
+Store::~Store() { Close(); }
+
+absl::StatusOr<std::unique_ptr<SqlConnection>> Store::NewConnection(
+    bool read_only) {
+  SqliteConnection::Options options;
+  options.busy_timeout_ms = config_.sqlite().busy_timeout_ms() > 0
+                                ? config_.sqlite().busy_timeout_ms()
+                                : 5000;
+  // Readers open read-write so that WAL recovery can run if needed; they
+  // only ever issue SELECTs.
+  options.read_only = false;
+  (void)read_only;
+  SILD_ASSIGN_OR_RETURN(auto connection,
+                        SqliteConnection::Open(config_.sqlite().path(), options));
+  return std::unique_ptr<SqlConnection>(std::move(connection));
+}
+
+void Store::Start() { writer_->Start(); }
+
+void Store::Close() {
+  {
+    absl::MutexLock lock(&pool_mu_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  if (writer_) writer_->Stop();
+  absl::MutexLock lock(&pool_mu_);
+  idle_readers_.clear();
+  writer_.reset();
+  write_connection_.reset();
+  LogInfo("store closed", {{"backend", backend_}});
+}
+
+absl::Status Store::Read(
+    const std::function<absl::Status(SqlConnection&)>& fn) {
+  std::unique_ptr<SqlConnection> connection;
+  {
+    absl::MutexLock lock(&pool_mu_);
+    if (closed_) {
+      return MakeError(absl::StatusCode::kUnavailable, "STORE_STOPPED", "",
+                       "the store is closed");
+    }
+    if (!idle_readers_.empty()) {
+      connection = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+    }
+  }
+  if (!connection) {
+    SILD_ASSIGN_OR_RETURN(connection, NewConnection(/*read_only=*/true));
+  }
+  absl::Status status = connection->BeginRead();
+  if (status.ok()) {
+    status = fn(*connection);
+    absl::Status end = connection->Commit();
+    if (status.ok()) status = end;
+  }
+  absl::MutexLock lock(&pool_mu_);
+  if (!closed_ && idle_readers_.size() < 8) {
+    idle_readers_.push_back(std::move(connection));
+  }
+  return status;
+}
+
+}  // namespace sild
