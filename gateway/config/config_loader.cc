@@ -305,6 +305,48 @@ absl::Status ValidateAudit(config::v1::AuditConfig& audit,
   return absl::OkStatus();
 }
 
+absl::Status ValidateDelivery(config::v1::GatewayConfig& config) {
+  auto* d = config.mutable_delivery();
+  if (d->max_attempts() < 0 || d->initial_backoff_ms() < 0 ||
+      d->max_backoff_ms() < 0 || d->workers() < 0 ||
+      d->inbox_ack_timeout_ms() < 0) {
+    return Bad("delivery", "values must not be negative");
+  }
+  if (d->max_attempts() == 0) d->set_max_attempts(8);
+  if (d->initial_backoff_ms() == 0) d->set_initial_backoff_ms(500);
+  if (d->max_backoff_ms() == 0) d->set_max_backoff_ms(60000);
+  if (d->workers() == 0) d->set_workers(2);
+  if (d->inbox_ack_timeout_ms() == 0) d->set_inbox_ack_timeout_ms(30000);
+  if (d->initial_backoff_ms() > d->max_backoff_ms()) {
+    return Bad("delivery.initial_backoff_ms",
+               "must not exceed delivery.max_backoff_ms");
+  }
+  auto* deadlines = config.mutable_deadlines();
+  for (int i = 0; i < deadlines->referral_deadlines_size(); ++i) {
+    if (deadlines->referral_deadlines(i).acknowledge_within_hours() <= 0) {
+      return Bad(absl::StrCat("deadlines.referral_deadlines[", i,
+                              "].acknowledge_within_hours"),
+                 "must be positive");
+    }
+  }
+  if (deadlines->transition_acknowledge_within_days() < 0 ||
+      deadlines->scan_interval_ms() < 0) {
+    return Bad("deadlines", "values must not be negative");
+  }
+  if (deadlines->transition_acknowledge_within_days() == 0) {
+    deadlines->set_transition_acknowledge_within_days(14);
+  }
+  if (deadlines->scan_interval_ms() == 0) deadlines->set_scan_interval_ms(60000);
+  for (int i = 0; i < config.agencies_size(); ++i) {
+    const auto& agency = config.agencies(i);
+    if (agency.transport() == "file" && agency.transport_target().empty()) {
+      return Bad(absl::StrCat("agencies[", i, "].transport_target"),
+                 "the file transport needs a folder");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string DefaultAgencyIdentity(absl::string_view trust_domain,
@@ -332,6 +374,7 @@ absl::Status ValidateConfig(GatewayConfig& config, absl::string_view base_dir,
   SILD_RETURN_IF_ERROR(ValidateAgencies(config));
   SILD_RETURN_IF_ERROR(ValidateRules(config));
   SILD_RETURN_IF_ERROR(ValidateLimits(*config.mutable_limits()));
+  SILD_RETURN_IF_ERROR(ValidateDelivery(config));
   SILD_RETURN_IF_ERROR(
       ValidateAudit(*config.mutable_audit(), base_dir, check_files));
   const std::string& level = config.logging().level();

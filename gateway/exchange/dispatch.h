@@ -1,0 +1,91 @@
+// Dispatch: the heart of the exchange. Given an accepted message and its
+// recipients, inside one write transaction: decide per recipient (consent or
+// legal-basis rule), seal the decision in the audit trail, minimise the
+// message for each allowed recipient and queue it in the outbox, and record
+// the message and its parties. Every sender of messages (referrals,
+// transitions, status updates, escalations, withdrawal notices) goes
+// through here, so no path can skip a decision or an audit record.
+//
+// Runs on the store's writer thread (inside GroupCommitter requests).
+#ifndef SILD_GATEWAY_EXCHANGE_DISPATCH_H_
+#define SILD_GATEWAY_EXCHANGE_DISPATCH_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gateway/audit/audit_log.h"
+#include "gateway/exchange/exchange_store.h"
+#include "gateway/identity/agency_directory.h"
+#include "gateway/minimise/projector.h"
+#include "gateway/policy/decision.h"
+#include "gateway/store/store.h"
+#include "sild/config/v1/config.pb.h"
+#include "sild/v1/exchange.pb.h"
+
+namespace sild::exchange {
+
+// Decides inside the write transaction, reading consents through it, so a
+// withdrawal cannot slip between the decision and the commit.
+using TxnDecider =
+    std::function<Decision(WriteTxn& txn, const DecisionRequest& request)>;
+// Remembers that `recipient` received data under a consent (withdrawal
+// notices go to them later).
+using DisclosureRecorder = std::function<absl::Status(
+    WriteTxn& txn, const sild::v1::ConsentRef& consent,
+    const std::string& recipient, const std::string& message_id)>;
+
+// What dispatch needs; owned by the exchange module.
+struct ExchangeContext {
+  const config::v1::GatewayConfig* config = nullptr;
+  const AgencyDirectory* directory = nullptr;
+  Store* store = nullptr;
+  AuditLog* audit_log = nullptr;
+  const Projector* projector = nullptr;
+  TxnDecider decide;
+  DisclosureRecorder record_disclosure;
+  // Called after a commit that queued deliveries (wakes workers, inboxes).
+  std::function<void()> on_outbox_changed;
+};
+
+struct DispatchRequest {
+  // The message as accepted: header complete (message_id, sender, kind,
+  // purpose, created_time, recipients).
+  sild::v1::Envelope envelope;
+  // The child the message is about ("" when none, e.g. a bare status).
+  std::string subject_personal_code;
+  std::vector<const Agency*> recipients;
+  const Agency* sender = nullptr;
+  std::string professional_id;
+  // Parties beyond sender and recipients that may list the message (case
+  // managers of the case), by registry code.
+  std::vector<std::string> case_managers;
+  // When set, a recipient whose decision is DENY still gets the operational
+  // part of the message (status updates keep the parties informed without
+  // disclosing personal data); otherwise DENY means nothing is queued.
+  bool deliver_operational_on_deny = false;
+};
+
+struct DispatchResult {
+  sild::v1::Receipt receipt;
+  int allowed = 0;
+  // The first denial, when nothing was allowed.
+  std::string denial_reason;
+  std::string denial_detail;
+};
+
+// Message kind -> the Envelope body's header (for normalisation).
+sild::v1::MessageHeader* MutableHeader(sild::v1::Envelope& envelope);
+const sild::v1::MessageHeader& Header(const sild::v1::Envelope& envelope);
+
+absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
+                                        const ExchangeContext& context,
+                                        const DispatchRequest& request);
+
+// The transport name a recipient's deliveries use.
+std::string TransportFor(const Agency& agency);
+
+}  // namespace sild::exchange
+
+#endif  // SILD_GATEWAY_EXCHANGE_DISPATCH_H_
