@@ -130,6 +130,56 @@ std::string ToJson(const google::protobuf::Message& message) {
   return json;
 }
 
+absl::StatusOr<int> ParseEnumFlag(const google::protobuf::EnumDescriptor* type,
+                                  const std::string& prefix,
+                                  const std::string& flag,
+                                  const std::string& text) {
+  std::string upper;
+  for (char c : text) {
+    upper.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(
+                                         static_cast<unsigned char>(c))));
+  }
+  for (const std::string& name : {upper, prefix + upper}) {
+    const auto* value = type->FindValueByName(name);
+    if (value != nullptr && value->number() != 0) return value->number();
+  }
+  std::string accepted;
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() == 0) continue;
+    if (!accepted.empty()) accepted += ", ";
+    accepted += ShortEnumName(type, prefix, type->value(i)->number());
+  }
+  return UsageError(absl::StrCat("--", flag, ": unknown value '", text,
+                                 "' (accepted: ", accepted, ")"));
+}
+
+std::string ShortEnumName(const google::protobuf::EnumDescriptor* type,
+                          const std::string& prefix, int value) {
+  const auto* v = type->FindValueByNumber(value);
+  if (v == nullptr) return absl::StrCat(value);
+  std::string name = v->name();
+  if (absl::StartsWith(name, prefix)) name = name.substr(prefix.size());
+  for (char& c : name) {
+    c = c == '_' ? '-'
+                 : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+absl::Status ReadJsonMessage(const std::string& path,
+                             google::protobuf::Message* message) {
+  auto text = ReadFileToString(path);
+  if (!text.ok()) return UsageError(std::string(text.status().message()));
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status =
+      google::protobuf::util::JsonStringToMessage(*text, message, options);
+  if (!status.ok()) {
+    return UsageError(absl::StrCat(path, ": ", std::string(status.message())));
+  }
+  return absl::OkStatus();
+}
+
 std::map<std::string, Command>& CommandRegistry() {
   static auto* registry = new std::map<std::string, Command>();
   return *registry;

@@ -92,6 +92,22 @@ struct Command {
 // A usage error: INVALID_ARGUMENT with reason USAGE; exits 2.
 absl::Status UsageError(const std::string& message);
 
+// Parses an enum value given in short form ("school-health" for
+// AGENCY_KIND_SCHOOL_HEALTH with prefix "AGENCY_KIND_") or in full; the usage
+// error lists the accepted names.
+absl::StatusOr<int> ParseEnumFlag(const google::protobuf::EnumDescriptor* type,
+                                  const std::string& prefix,
+                                  const std::string& flag,
+                                  const std::string& text);
+// The short form of an enum value name ("AGENCY_KIND_SCHOOL_HEALTH" ->
+// "school-health").
+std::string ShortEnumName(const google::protobuf::EnumDescriptor* type,
+                          const std::string& prefix, int value);
+// Reads a protobuf message from a JSON file (proto3 JSON mapping; unknown
+// fields are errors naming the field).
+absl::Status ReadJsonMessage(const std::string& path,
+                             google::protobuf::Message* message);
+
 // Protobuf message as JSON with proto field names, for --json output.
 std::string ToJson(const google::protobuf::Message& message);
 
