@@ -37,3 +37,11 @@ function(sild_test name)
   set_tests_properties(${name} PROPERTIES TIMEOUT ${ARG_TIMEOUT}
                        LABELS "${ARG_LABELS}" FIXTURES_REQUIRED test_pki)
 endfunction()
+
+# sild_connector(NAME SOURCES ... DEPS ...): a codec or transport library
+# whose factories register themselves; added to the sild_connectors set.
+function(sild_connector name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  sild_library(${name} SOURCES ${ARG_SOURCES} DEPS sild_connector_sdk ${ARG_DEPS})
+  set_property(GLOBAL APPEND PROPERTY SILD_CONNECTOR_LIBRARIES ${name})
+endfunction()
