@@ -8,6 +8,13 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "sild/v1/assessment.pb.h"
+#include "sild/v1/audit_service.pb.h"
+#include "sild/v1/consent_service.pb.h"
+#include "sild/v1/delivery_service.pb.h"
+#include "sild/v1/exchange.pb.h"
+#include "sild/v1/inbox_service.pb.h"
+#include "sild/v1/referral_service.pb.h"
+#include "sild/v1/transition_service.pb.h"
 #include "sild/v1/audit.pb.h"
 #include "sild/v1/common.pb.h"
 #include "sild/v1/consent.pb.h"
@@ -331,13 +338,7 @@ bool CollectPresent(const MessagePlan& plan, uint32_t inherited,
 
 std::vector<const Descriptor*> SchemaRoots() {
   std::vector<const Descriptor*> roots;
-  // Naming one message of each file links the file in and finds it.
-  for (const google::protobuf::FileDescriptor* file :
-       {v1::Date::descriptor()->file(), v1::Referral::descriptor()->file(),
-        v1::Transition::descriptor()->file(), v1::Consent::descriptor()->file(),
-        v1::Assessment::descriptor()->file(),
-        v1::AuditRecord::descriptor()->file(),
-        v1::WhoAmIResponse::descriptor()->file()}) {
+  for (const google::protobuf::FileDescriptor* file : SildSchemaFiles()) {
     for (int i = 0; i < file->message_type_count(); ++i) {
       roots.push_back(file->message_type(i));
     }
@@ -347,6 +348,25 @@ std::vector<const Descriptor*> SchemaRoots() {
 
 }  // namespace
 }  // namespace minimise_internal
+
+std::vector<const google::protobuf::FileDescriptor*> SildSchemaFiles() {
+  // Naming one type of each file links the file in and finds it.
+  return {v1::DataCategory_descriptor()->file(),
+          v1::Date::descriptor()->file(),
+          v1::Referral::descriptor()->file(),
+          v1::Transition::descriptor()->file(),
+          v1::Consent::descriptor()->file(),
+          v1::Assessment::descriptor()->file(),
+          v1::AuditRecord::descriptor()->file(),
+          v1::Envelope::descriptor()->file(),
+          v1::WhoAmIResponse::descriptor()->file(),
+          v1::GrantConsentRequest::descriptor()->file(),
+          v1::SubmitReferralRequest::descriptor()->file(),
+          v1::SubmitTransitionRequest::descriptor()->file(),
+          v1::SubscribeRequest::descriptor()->file(),
+          v1::ListDeliveriesRequest::descriptor()->file(),
+          v1::AuditQueryRequest::descriptor()->file()};
+}
 
 using minimise_internal::MessagePlan;
 using minimise_internal::PlanSet;

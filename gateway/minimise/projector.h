@@ -50,6 +50,11 @@ namespace minimise_internal {
 class PlanSet;
 }  // namespace minimise_internal
 
+// Every file of the sild.v1 schema, linked into the binary. A new .proto
+// file is added here (the schema test fails until it is), so the default
+// projector caches plans for all of its messages.
+std::vector<const google::protobuf::FileDescriptor*> SildSchemaFiles();
+
 class Projector {
  public:
   // Plans for every message type of the sild.v1 schema.

@@ -2,10 +2,17 @@
 // provides a component another uses comes first (consents before exchange).
 #include "gateway/server/module.h"
 
+#include "gateway/auditsvc/audit_module.h"
+#include "gateway/consent/consent_module.h"
+#include "gateway/exchange/exchange_module.h"
+
 namespace sild {
 
 std::vector<std::unique_ptr<GatewayModule>> MakeGatewayModules() {
   std::vector<std::unique_ptr<GatewayModule>> modules;
+  modules.push_back(MakeConsentModule());
+  modules.push_back(exchange::MakeExchangeModule());
+  modules.push_back(auditsvc::MakeAuditModule());
   return modules;
 }
 
