@@ -7,7 +7,7 @@
 #include "gateway/common/log.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/identifiers/personal_code.h"
-#include "google/protobuf/util/time_util.h"
+#include "gateway/common/proto_time.h"
 
 namespace sild {
 namespace {
@@ -15,14 +15,6 @@ namespace {
 using sild::v1::AuditCheckpoint;
 using sild::v1::AuditRecord;
 
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  return google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
-      absl::ToUnixMillis(t));
-}
-
-int64_t UnixMillis(const google::protobuf::Timestamp& t) {
-  return google::protobuf::util::TimeUtil::TimestampToMilliseconds(t);
-}
 
 }  // namespace
 
@@ -103,6 +95,34 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Store* store,
       }
       head.last_checkpoint = std::move(cp);
     }
+    // The last checkpoint must sign a record the store still holds:
+    // continuing a chain cut below its checkpoint would reuse signed
+    // sequence numbers for other records (a fork).
+    if (head.last_checkpoint) {
+      const AuditCheckpoint& cp = *head.last_checkpoint;
+      const int64_t last =
+          head.last_record ? head.last_record->sequence() : 0;
+      if (cp.sequence() > last) {
+        return MakeError(
+            absl::StatusCode::kDataLoss, "AUDIT_CORRUPT", "",
+            absl::StrCat("audit chain \"", options.chain_id,
+                         "\": a checkpoint signs records up to ",
+                         cp.sequence(), " but the records end at ", last,
+                         ": records were removed"));
+      }
+      SILD_ASSIGN_OR_RETURN(
+          auto signed_row,
+          sql.Query("SELECT record_hash FROM audit_records WHERE chain_id = ? "
+                    "AND sequence = ?",
+                    {options.chain_id, cp.sequence()}));
+      if (signed_row.empty() || signed_row[0].Bytes(0) != cp.head_hash()) {
+        return MakeError(
+            absl::StatusCode::kDataLoss, "AUDIT_CORRUPT", "",
+            absl::StrCat("audit chain \"", options.chain_id,
+                         "\": the record at the last checkpoint (",
+                         cp.sequence(), ") is not the one it signed"));
+      }
+    }
     return absl::OkStatus();
   }));
   absl::StatusOr<audit::AuditChain> chain =
@@ -126,7 +146,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Store* store,
   log->request_start_ = head;
   log->pending_since_checkpoint_ = head.records_since_checkpoint;
   log->last_checkpoint_unix_ms_ =
-      head.last_checkpoint ? UnixMillis(head.last_checkpoint->time())
+      head.last_checkpoint ? ProtoTimeMillis(head.last_checkpoint->time())
                            : absl::ToUnixMillis(store->clock()->Now());
   LogInfo("audit chain restored",
           {{"chain", log->chain_id()},
@@ -136,7 +156,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Store* store,
 
 absl::StatusOr<AuditRecord> AuditLog::Append(WriteTxn& txn,
                                              AuditRecord draft) {
-  if (!draft.has_time()) *draft.mutable_time() = ToTimestamp(txn.now());
+  if (!draft.has_time()) *draft.mutable_time() = ToProtoTime(txn.now());
   // Registers keep the official's personal code; the log keeps only its
   // pseudonym.
   if (draft.has_actor() &&
@@ -149,7 +169,7 @@ absl::StatusOr<AuditRecord> AuditLog::Append(WriteTxn& txn,
       "INSERT INTO audit_records (chain_id, sequence, time_ms, actor, action,"
       " message_id, subject, purpose, outcome, counterparty, record,"
       " record_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      {sealed.chain_id(), sealed.sequence(), UnixMillis(sealed.time()),
+      {sealed.chain_id(), sealed.sequence(), ProtoTimeMillis(sealed.time()),
        sealed.actor().registry_code(), int64_t{sealed.action()},
        sealed.message_id(), sealed.subject_pseudonym(),
        int64_t{sealed.purpose()}, int64_t{sealed.outcome()},
@@ -215,7 +235,7 @@ absl::Status AuditLog::BeforeCommit(WriteTxn& txn) {
   }
   SILD_ASSIGN_OR_RETURN(
       AuditCheckpoint checkpoint,
-      signer_.SignHead(chain_, ToTimestamp(txn.now()),
+      signer_.SignHead(chain_, ToProtoTime(txn.now()),
                        live_.last_checkpoint ? &*live_.last_checkpoint
                                              : nullptr));
   SILD_RETURN_IF_ERROR(
@@ -223,7 +243,7 @@ absl::Status AuditLog::BeforeCommit(WriteTxn& txn) {
           .Exec("INSERT INTO audit_checkpoints (chain_id, sequence, time_ms,"
                 " checkpoint) VALUES (?, ?, ?, ?)",
                 {checkpoint.chain_id(), checkpoint.sequence(),
-                 UnixMillis(checkpoint.time()),
+                 ProtoTimeMillis(checkpoint.time()),
                  SqlBlob{checkpoint.SerializeAsString()}})
           .status());
   live_.last_checkpoint = std::move(checkpoint);
@@ -235,7 +255,7 @@ void AuditLog::AfterCommit() {
   committed_ = live_;
   pending_since_checkpoint_ = committed_.records_since_checkpoint;
   if (committed_.last_checkpoint) {
-    last_checkpoint_unix_ms_ = UnixMillis(committed_.last_checkpoint->time());
+    last_checkpoint_unix_ms_ = ProtoTimeMillis(committed_.last_checkpoint->time());
   }
 }
 

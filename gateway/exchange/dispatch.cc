@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "gateway/common/errors.h"
 #include "gateway/common/status_macros.h"
-#include "google/protobuf/util/time_util.h"
+#include "gateway/common/proto_time.h"
 
 namespace sild::exchange {
 namespace {
@@ -72,9 +72,7 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
   sild::v1::Receipt& receipt = result.receipt;
   receipt.set_message_id(header.message_id());
   receipt.set_chain_id(context.audit_log->chain_id());
-  *receipt.mutable_accepted_time() =
-      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
-          absl::ToUnixMillis(txn.now()));
+  *receipt.mutable_accepted_time() = ToProtoTime(txn.now());
 
   AuditRecord last_record;
   for (const Agency* recipient : request.recipients) {

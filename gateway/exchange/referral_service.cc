@@ -7,23 +7,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gateway/common/errors.h"
+#include "gateway/common/proto_time.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/exchange/submit.h"
 #include "gateway/exchange/validation.h"
 #include "gateway/server/caller.h"
 #include "gateway/server/grpc_status.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace sild::exchange {
 namespace {
 
 using sild::v1::Referral;
 using sild::v1::ReferralStatus;
-
-google::protobuf::Timestamp Stamp(absl::Time t) {
-  return google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
-      absl::ToUnixMillis(t));
-}
 
 absl::Status NotFound(const std::string& id) {
   // The same answer whether the referral does not exist or the caller is no
@@ -170,7 +165,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Submit(
   header->clear_recipients();
   for (const Agency* r : *recipients) *header->add_recipients() = r->ref;
   header->set_kind(sild::v1::MESSAGE_KIND_REFERRAL);
-  *header->mutable_created_time() = Stamp(now);
+  *header->mutable_created_time() = ToProtoTime(now);
   header->set_schema_version("1.0");
   header->clear_basis();
   if (header->case_id().empty()) header->set_case_id(message_id);
@@ -181,7 +176,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Submit(
   referral->clear_history();
   auto* change = referral->add_history();
   change->set_status(sild::v1::REFERRAL_STATUS_SUBMITTED);
-  *change->mutable_time() = Stamp(now);
+  *change->mutable_time() = ToProtoTime(now);
   *change->mutable_changed_by() = caller->agency->ref;
   if (referral->has_requested_by()) {
     *change->mutable_professional() = referral->requested_by();
@@ -385,19 +380,11 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::UpdateStatus(
         const std::string& me = who.agency->ref.registry_code();
         if (!req.idempotency_key().empty()) {
           SILD_ASSIGN_OR_RETURN(
-              auto existing,
-              FindIdempotencyKey(txn.sql(), me, req.idempotency_key()));
-          if (existing) {
-            if (existing->request_hash != request_hash) {
-              return MakeError(absl::StatusCode::kAlreadyExists,
-                               "IDEMPOTENCY_KEY_REUSED", "idempotency_key",
-                               "this idempotency key was used for a "
-                               "different request");
-            }
-            outcome->receipt = existing->receipt;
-            outcome->receipt.set_duplicate(true);
-            return absl::OkStatus();
-          }
+              bool duplicate,
+              FindOriginalReceipt(txn.sql(), me, req.idempotency_key(),
+                                  request_hash, "idempotency_key",
+                                  &outcome->receipt));
+          if (duplicate) return absl::OkStatus();
         }
         SILD_ASSIGN_OR_RETURN(auto row, LoadReferral(txn.sql(), id));
         if (!row) return NotFound(id);
@@ -416,7 +403,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::UpdateStatus(
         change.set_status(req.status());
         change.set_rejection_reason(req.rejection_reason());
         change.set_note(req.note());
-        *change.mutable_time() = Stamp(txn.now());
+        *change.mutable_time() = ToProtoTime(txn.now());
         *change.mutable_changed_by() = who.agency->ref;
         if (req.has_professional()) {
           *change.mutable_professional() = req.professional();
@@ -434,7 +421,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::UpdateStatus(
         header->set_case_id(referral.header().case_id());
         *header->mutable_sender() = who.agency->ref;
         header->set_purpose(referral.header().purpose());
-        *header->mutable_created_time() = Stamp(txn.now());
+        *header->mutable_created_time() = ToProtoTime(txn.now());
         header->set_schema_version("1.0");
         header->set_kind(sild::v1::MESSAGE_KIND_REFERRAL_STATUS);
         header->set_in_reply_to(id);

@@ -25,6 +25,24 @@ std::string RequestHash(const google::protobuf::Message& message) {
   return std::string(reinterpret_cast<char*>(digest), size);
 }
 
+absl::StatusOr<bool> FindOriginalReceipt(SqlConnection& sql,
+                                         const std::string& sender,
+                                         const std::string& key,
+                                         const std::string& request_hash,
+                                         const std::string& field,
+                                         sild::v1::Receipt* receipt) {
+  SILD_ASSIGN_OR_RETURN(auto existing, FindIdempotencyKey(sql, sender, key));
+  if (!existing) return false;
+  if (existing->request_hash != request_hash) {
+    return MakeError(absl::StatusCode::kAlreadyExists, "IDEMPOTENCY_KEY_REUSED",
+                     field,
+                     "this idempotency key was used for a different request");
+  }
+  *receipt = existing->receipt;
+  receipt->set_duplicate(true);
+  return true;
+}
+
 void SubmitAsync(const ExchangeContext& context,
                  std::shared_ptr<PreparedSubmit> submit,
                  std::function<void(absl::StatusOr<SubmitOutcome>)> done) {
@@ -33,19 +51,11 @@ void SubmitAsync(const ExchangeContext& context,
   context.store->writer().Submit(
       [ctx, submit, outcome](WriteTxn& txn) -> absl::Status {
         SILD_ASSIGN_OR_RETURN(
-            auto existing, FindIdempotencyKey(txn.sql(), submit->sender,
-                                              submit->idempotency_key));
-        if (existing) {
-          if (existing->request_hash != submit->request_hash) {
-            return MakeError(
-                absl::StatusCode::kAlreadyExists, "IDEMPOTENCY_KEY_REUSED",
-                submit->idempotency_field,
-                "this idempotency key was used for a different message");
-          }
-          outcome->receipt = existing->receipt;
-          outcome->receipt.set_duplicate(true);
-          return absl::OkStatus();
-        }
+            bool duplicate,
+            FindOriginalReceipt(txn.sql(), submit->sender,
+                                submit->idempotency_key, submit->request_hash,
+                                submit->idempotency_field, &outcome->receipt));
+        if (duplicate) return absl::OkStatus();
         SILD_ASSIGN_OR_RETURN(DispatchResult result,
                               Dispatch(txn, *ctx, submit->dispatch));
         outcome->receipt = std::move(result.receipt);

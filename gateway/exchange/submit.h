@@ -42,6 +42,17 @@ void SubmitAsync(const ExchangeContext& context,
                  std::shared_ptr<PreparedSubmit> submit,
                  std::function<void(absl::StatusOr<SubmitOutcome>)> done);
 
+// Idempotency: if (sender, key) was used before, fills `receipt` with the
+// original receipt (marked duplicate) and returns true when the request is
+// the same (same `request_hash`), or fails ALREADY_EXISTS
+// IDEMPOTENCY_KEY_REUSED naming `field` when it differs. False: a new key.
+absl::StatusOr<bool> FindOriginalReceipt(SqlConnection& sql,
+                                         const std::string& sender,
+                                         const std::string& key,
+                                         const std::string& request_hash,
+                                         const std::string& field,
+                                         sild::v1::Receipt* receipt);
+
 // SHA-256 of a message's deterministic serialisation.
 std::string RequestHash(const google::protobuf::Message& message);
 

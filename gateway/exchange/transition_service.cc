@@ -4,22 +4,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/common/errors.h"
+#include "gateway/common/proto_time.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/exchange/submit.h"
 #include "gateway/exchange/validation.h"
 #include "gateway/server/caller.h"
 #include "gateway/server/grpc_status.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace sild::exchange {
 namespace {
 
 using sild::v1::Transition;
-
-google::protobuf::Timestamp Stamp(absl::Time t) {
-  return google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
-      absl::ToUnixMillis(t));
-}
 
 absl::Status NotFound(const std::string& id) {
   return MakeError(absl::StatusCode::kNotFound, "TRANSITION_NOT_FOUND",
@@ -93,7 +88,7 @@ grpc::ServerUnaryReactor* TransitionServiceImpl::Submit(
   header->clear_recipients();
   *header->add_recipients() = recipient->ref;
   header->set_kind(sild::v1::MESSAGE_KIND_TRANSITION);
-  *header->mutable_created_time() = Stamp(now);
+  *header->mutable_created_time() = ToProtoTime(now);
   header->set_schema_version("1.0");
   header->clear_basis();
   if (header->case_id().empty()) header->set_case_id(id);
@@ -169,20 +164,12 @@ grpc::ServerUnaryReactor* TransitionServiceImpl::Acknowledge(
         const std::string& id = req.transition_id();
         const std::string& me = who.agency->ref.registry_code();
         if (!req.idempotency_key().empty()) {
-          SILD_ASSIGN_OR_RETURN(auto existing, FindIdempotencyKey(
-                                                   txn.sql(), me,
-                                                   req.idempotency_key()));
-          if (existing) {
-            if (existing->request_hash != request_hash) {
-              return MakeError(absl::StatusCode::kAlreadyExists,
-                               "IDEMPOTENCY_KEY_REUSED", "idempotency_key",
-                               "this idempotency key was used for a "
-                               "different request");
-            }
-            outcome->receipt = existing->receipt;
-            outcome->receipt.set_duplicate(true);
-            return absl::OkStatus();
-          }
+          SILD_ASSIGN_OR_RETURN(
+              bool duplicate,
+              FindOriginalReceipt(txn.sql(), me, req.idempotency_key(),
+                                  request_hash, "idempotency_key",
+                                  &outcome->receipt));
+          if (duplicate) return absl::OkStatus();
         }
         SILD_ASSIGN_OR_RETURN(auto row, LoadTransition(txn.sql(), id));
         if (!row || row->recipient != me) return NotFound(id);
@@ -196,7 +183,7 @@ grpc::ServerUnaryReactor* TransitionServiceImpl::Acknowledge(
         if (!message) return NotFound(id);
         Transition& transition = *message->envelope.mutable_transition();
         sild::v1::TransitionAcknowledgement ack = req.acknowledgement();
-        *ack.mutable_time() = Stamp(txn.now());
+        *ack.mutable_time() = ToProtoTime(txn.now());
 
         DispatchRequest dispatch;
         std::string ack_id = NewUuid();
@@ -209,7 +196,7 @@ grpc::ServerUnaryReactor* TransitionServiceImpl::Acknowledge(
         header->set_case_id(transition.header().case_id());
         *header->mutable_sender() = who.agency->ref;
         header->set_purpose(transition.header().purpose());
-        *header->mutable_created_time() = Stamp(txn.now());
+        *header->mutable_created_time() = ToProtoTime(txn.now());
         header->set_schema_version("1.0");
         header->set_kind(sild::v1::MESSAGE_KIND_TRANSITION_ACK);
         header->set_in_reply_to(id);
