@@ -234,7 +234,27 @@ std::string DecisionEngine::DateWords(absl::Time time) const {
   return absl::StrCat(day.year(), "-", two(day.month()), "-", two(day.day()));
 }
 
+namespace {
+// Stands in for a missing construction-time reader: fail closed.
+class NoConsentReader final : public ConsentReader {
+ public:
+  absl::StatusOr<std::vector<Consent>> ConsentsForSubject(
+      absl::string_view) const override {
+    return absl::FailedPreconditionError("no consent reader configured");
+  }
+};
+}  // namespace
+
 Decision DecisionEngine::Decide(const DecisionRequest& request) const {
+  if (reader_ == nullptr) {
+    static const NoConsentReader* const kNoReader = new NoConsentReader();
+    return Decide(request, *kNoReader);
+  }
+  return Decide(request, *reader_);
+}
+
+Decision DecisionEngine::Decide(const DecisionRequest& request,
+                                const ConsentReader& reader) const {
   Decision d;
   const CategorySet always = CategorySet::AlwaysPermitted();
   const CategorySet personal = request.requested - always;
@@ -327,7 +347,7 @@ Decision DecisionEngine::Decide(const DecisionRequest& request) const {
   absl::optional<ConsentFacts> failed_consent;  // the most specific failure
   Evaluation failure;
   int considered = 0;
-  absl::Status read = reader_->VisitConsentsForSubject(
+  absl::Status read = reader.VisitConsentsForSubject(
       subject->code, [&](const Consent& consent) {
         // A reader answers for one subject; anything else is ignored.
         if (consent.subject().value() != subject->code) return;

@@ -46,8 +46,9 @@
 // than by the reader's order. Thread safety: immutable after construction;
 // Decide may be called concurrently if the reader allows it. The engine
 // copies what it needs of the config and borrows `reader`, which must outlive
-// it. Decisions never contain the personal code or names, so `detail` may go
-// into the audit record as it is.
+// it (it may be null if only Decide(request, reader) is used; Decide(request)
+// then denies REGISTRY_UNAVAILABLE). Decisions never contain the personal
+// code or names, so `detail` may go into the audit record as it is.
 #ifndef SILD_GATEWAY_POLICY_DECISION_H_
 #define SILD_GATEWAY_POLICY_DECISION_H_
 
@@ -108,7 +109,15 @@ class DecisionEngine {
   DecisionEngine(const sild::config::v1::GatewayConfig& config,
                  const ConsentReader* reader, absl::TimeZone zone);
 
+  // Reads consents through the reader given at construction.
   Decision Decide(const DecisionRequest& request) const;
+  // Reads consents through `reader` instead, for one call: a caller inside a
+  // store write transaction passes a reader bound to that transaction, so
+  // the decision sees the transaction's own view (a withdrawal cannot slip
+  // between decision and commit). The engine is built once; the reader per
+  // call. The construction-time reader may then be null.
+  Decision Decide(const DecisionRequest& request,
+                  const ConsentReader& reader) const;
 
  private:
   struct CompiledRule {
