@@ -10,6 +10,7 @@
 #ifndef SILD_GATEWAY_SERVER_MODULE_H_
 #define SILD_GATEWAY_SERVER_MODULE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,11 +23,15 @@
 #include "gateway/store/store.h"
 #include "grpcpp/impl/service_type.h"
 #include "sild/config/v1/config.pb.h"
+#include "sild/v1/common.pb.h"
 
 namespace sild {
 
 class DecisionEngine;
 class ConsentReader;
+struct Decision;
+struct DecisionRequest;
+class WriteTxn;
 
 // What every module may use. Owned by the server; outlives the modules'
 // services. Modules fill in what they provide (the consent module sets
@@ -39,6 +44,15 @@ struct GatewayComponents {
   AuditLog* audit_log = nullptr;
   const ConsentReader* consent_reader = nullptr;
   const DecisionEngine* decisions = nullptr;
+  // Set by the consent module. Decides inside a write transaction, reading
+  // consents through it (no withdrawal slips between decision and commit).
+  std::function<Decision(WriteTxn&, const DecisionRequest&)> decide_in_txn;
+  // Set by the consent module. Records that `recipient` received message
+  // `message_id` under `consent` (withdrawal notices go to them).
+  std::function<absl::Status(WriteTxn&, const sild::v1::ConsentRef& consent,
+                             const std::string& recipient,
+                             const std::string& message_id)>
+      record_disclosure;
 };
 
 class GatewayModule {
