@@ -6,6 +6,7 @@
 #include "gateway/exchange/referral_service.h"
 #include "gateway/exchange/routing.h"
 #include "gateway/exchange/transition_service.h"
+#include "gateway/exchange/withdrawal_notices.h"
 #include "gateway/minimise/projector.h"
 #include "gateway/policy/decision.h"
 
@@ -36,6 +37,8 @@ class ExchangeModule final : public GatewayModule {
     referrals_ = std::make_unique<ReferralServiceImpl>(&context_, router_.get());
     transitions_ =
         std::make_unique<TransitionServiceImpl>(&context_, router_.get());
+    notices_ = std::make_unique<WithdrawalNoticeSender>(
+        &context_, ConsentRegistry(components.store, components.audit_log));
     // Workers and inbox streams hook in here.
     context_.on_outbox_changed = [this] { OutboxChanged(); };
     return absl::OkStatus();
@@ -49,8 +52,8 @@ class ExchangeModule final : public GatewayModule {
     return {"sild.v1.ReferralService", "sild.v1.TransitionService"};
   }
 
-  void Start() override {}
-  void Stop() override {}
+  void Start() override { notices_->Start(absl::Seconds(1)); }
+  void Stop() override { notices_->Stop(); }
 
  private:
   void OutboxChanged() {}
@@ -60,6 +63,7 @@ class ExchangeModule final : public GatewayModule {
   std::unique_ptr<Router> router_;
   std::unique_ptr<ReferralServiceImpl> referrals_;
   std::unique_ptr<TransitionServiceImpl> transitions_;
+  std::unique_ptr<WithdrawalNoticeSender> notices_;
 };
 
 }  // namespace

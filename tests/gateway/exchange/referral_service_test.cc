@@ -11,6 +11,9 @@
 #include "gtest/gtest.h"
 #include "sild/v1/referral_service.grpc.pb.h"
 #include "sild/v1/transition_service.grpc.pb.h"
+#include "sild/v1/consent_service.grpc.pb.h"
+#include "gateway/store/sqlite_connection.h"
+#include "absl/time/clock.h"
 #include "tests/testing/test_env.h"
 
 namespace sild {
@@ -398,6 +401,76 @@ TEST_F(ReferralServiceTest, TransitionWithoutNextPlaceGoesToTheFund) {
                   .status.ok());
   EXPECT_EQ(got.transition().acknowledgement().status(),
             sild::v1::ACKNOWLEDGEMENT_STATUS_ENROLLED);
+}
+
+TEST_F(ReferralServiceTest, ConsentWithdrawalNotifiesTheRecipientAndStopsFlows) {
+  auto consents = sild::v1::ConsentService::NewStub(
+      testing::AgencyChannel(server_->port(), "social-services"));
+  sild::v1::GrantConsentRequest grant;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"pb(
+    consent {
+      subject { scheme: IDENTIFIER_SCHEME_EE_PERSONAL_CODE value: "51205280105" }
+      grantor {
+        representative {
+          person { id { scheme: IDENTIFIER_SCHEME_EE_PERSONAL_CODE value: "38001012341" } }
+          relation: REPRESENTATIVE_RELATION_PARENT
+        }
+      }
+      recipients { registry_codes: "75001023" }
+      purposes: PURPOSE_CASE_MANAGEMENT
+      data_categories: DATA_CATEGORY_IDENTITY
+      data_categories: DATA_CATEGORY_EDUCATION
+      data_categories: DATA_CATEGORY_HEALTH
+      data_categories: DATA_CATEGORY_FREE_TEXT
+      valid_from { seconds: 1577836800 }
+      valid_until { seconds: 2082758400 }
+      status: CONSENT_STATUS_APPROVED
+    }
+  )pb", &grant));
+  sild::v1::GrantConsentResponse granted;
+  Call call = Invoke(consents.get(), &sild::v1::ConsentService::Stub::Grant,
+                     grant, &granted);
+  ASSERT_TRUE(call.status.ok()) << call.status.error_message();
+
+  Referral referral = SampleReferral("k-consent");
+  referral.mutable_header()->set_purpose(sild::v1::PURPOSE_CASE_MANAGEMENT);
+  Receipt receipt;
+  call = Submit("school", referral, &receipt);
+  ASSERT_TRUE(call.status.ok()) << call.status.error_message();
+  ASSERT_EQ(receipt.recipients_size(), 1);
+  EXPECT_EQ(receipt.recipients(0).basis().consent().consent_id(),
+            granted.consent().consent_id());
+  EXPECT_EQ(receipt.recipients(0).reason_code(), "OK");
+
+  sild::v1::WithdrawConsentRequest withdraw;
+  withdraw.set_consent_id(granted.consent().consent_id());
+  withdraw.set_note("parent withdrew");
+  sild::v1::WithdrawConsentResponse withdrawn;
+  ASSERT_TRUE(Invoke(consents.get(), &sild::v1::ConsentService::Stub::Withdraw,
+                     withdraw, &withdrawn)
+                  .status.ok());
+  EXPECT_EQ(withdrawn.pending_notices(), 1);
+
+  // The notice reaches social services' outbox (sent in the background).
+  auto db = SqliteConnection::Open(dir_ + "/sild.db", {});
+  ASSERT_TRUE(db.ok()) << db.status();
+  int64_t notices = 0;
+  for (int i = 0; i < 100 && notices == 0; ++i) {
+    auto rows = (*db)->Query(
+        "SELECT COUNT(*) FROM outbox WHERE recipient = ? AND kind = ?",
+        {std::string(kSocial),
+         int64_t{sild::v1::MESSAGE_KIND_CONSENT_NOTICE}});
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    notices = (*rows)[0].Int(0);
+    if (notices == 0) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(notices, 1);
+
+  // And the next referral on that consent is refused.
+  referral.mutable_header()->set_idempotency_key("k-consent-2");
+  call = Submit("school", referral, &receipt);
+  EXPECT_EQ(call.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(call.reason, "CONSENT_WITHDRAWN");
 }
 
 }  // namespace
