@@ -10,7 +10,8 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git openssl ca-certificates
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libprotoc-dev libabsl-dev libssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libpugixml-dev
+  yamllint python3-jsonschema python3-yaml
 )
 
 # The non-C++ client test needs Node.js and npm; a machine that already has a

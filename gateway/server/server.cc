@@ -143,6 +143,13 @@ class GatewayServer::Impl {
       for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
         (*it)->Stop();
       }
+      // Sign the chain's head so an export of this instance's chain covers
+      // its last records too.
+      if (absl::Status signed_head = audit_log_->CheckpointNow();
+          !signed_head.ok()) {
+        LogWarning("final audit checkpoint failed",
+                   {{"detail", std::string(signed_head.message())}});
+      }
       store_->Close();
       LogInfo("gateway stopped");
       stopped_.Notify();
