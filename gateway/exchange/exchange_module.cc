@@ -1,8 +1,11 @@
 #include "gateway/exchange/exchange_module.h"
 
 #include "gateway/common/errors.h"
+#include "gateway/common/log.h"
+#include "gateway/exchange/delivery_runtime.h"
 #include "gateway/exchange/dispatch.h"
 #include "gateway/exchange/exchange_store.h"
+#include "gateway/exchange/ingress.h"
 #include "gateway/exchange/referral_service.h"
 #include "gateway/exchange/routing.h"
 #include "gateway/exchange/transition_service.h"
@@ -39,24 +42,51 @@ class ExchangeModule final : public GatewayModule {
         std::make_unique<TransitionServiceImpl>(&context_, router_.get());
     notices_ = std::make_unique<WithdrawalNoticeSender>(
         &context_, ConsentRegistry(components.store, components.audit_log));
+    auto ingress = MakeIngressRunners(&context_, router_.get());
+    if (!ingress.ok()) return ingress.status();
+    ingress_ = std::move(*ingress);
     // Workers and inbox streams hook in here.
+    delivery_ = std::make_unique<DeliveryRuntime>(&context_);
     context_.on_outbox_changed = [this] { OutboxChanged(); };
     return absl::OkStatus();
   }
 
   std::vector<grpc::Service*> Services() override {
-    return {referrals_.get(), transitions_.get()};
+    std::vector<grpc::Service*> services = {referrals_.get(),
+                                            transitions_.get()};
+    for (grpc::Service* s : delivery_->Services()) services.push_back(s);
+    return services;
   }
 
   std::vector<std::string> ServiceNames() const override {
-    return {"sild.v1.ReferralService", "sild.v1.TransitionService"};
+    std::vector<std::string> names = {"sild.v1.ReferralService",
+                                      "sild.v1.TransitionService"};
+    for (auto& name : DeliveryRuntime::ServiceNames()) names.push_back(name);
+    return names;
   }
 
-  void Start() override { notices_->Start(absl::Seconds(1)); }
-  void Stop() override { notices_->Stop(); }
+  void Start() override {
+    delivery_->Start();
+    notices_->Start(absl::Seconds(1));
+    for (auto& runner : ingress_) {
+      if (absl::Status status = runner->Start(); !status.ok()) {
+        // Reported through the log; the transport retries its own connection.
+        LogError("ingress did not start",
+                 {{"agency", runner->agency().ref.registry_code()},
+                  {"error", std::string(status.message())}});
+      }
+    }
+  }
+  void Stop() override {
+    for (auto& runner : ingress_) runner->Stop();
+    notices_->Stop();
+    delivery_->Stop();
+  }
 
  private:
-  void OutboxChanged() {}
+  void OutboxChanged() {
+    if (delivery_) delivery_->OutboxChanged();
+  }
 
   config::v1::GatewayConfig config_;
   ExchangeContext context_;
@@ -64,6 +94,8 @@ class ExchangeModule final : public GatewayModule {
   std::unique_ptr<ReferralServiceImpl> referrals_;
   std::unique_ptr<TransitionServiceImpl> transitions_;
   std::unique_ptr<WithdrawalNoticeSender> notices_;
+  std::vector<std::unique_ptr<IngressRunner>> ingress_;
+  std::unique_ptr<DeliveryRuntime> delivery_;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -447,6 +448,366 @@ absl::StatusOr<std::optional<OutboxRow>> LoadOutbox(SqlConnection& sql,
   if (rows.empty()) return std::nullopt;
   SILD_ASSIGN_OR_RETURN(OutboxRow row, OutboxFromRow(cipher, rows[0]));
   return row;
+}
+
+
+// --- Delivery and deadlines. ---
+
+namespace {
+
+constexpr char kDeliverySummaryColumns[] =
+    "delivery_id, message_id, recipient, kind, transport, state, attempts, "
+    "last_error, created_ms, next_attempt_ms, delivered_ms, permitted";
+
+OutboxRow DeliverySummaryFromRow(const SqlRow& r) {
+  OutboxRow row;
+  row.delivery_id = r.Int(0);
+  row.message_id = r.Text(1);
+  row.recipient = r.Text(2);
+  row.kind = static_cast<sild::v1::MessageKind>(r.Int(3));
+  row.transport = r.Text(4);
+  row.state = static_cast<sild::v1::DeliveryState>(r.Int(5));
+  row.attempts = static_cast<int32_t>(r.Int(6));
+  row.last_error = r.Text(7);
+  row.created = FromMs(r.Int(8));
+  row.next_attempt = FromMs(r.Int(9));
+  row.delivered = FromMs(r.Int(10));
+  row.permitted = CategorySet::FromBits(static_cast<uint32_t>(r.Int(11)));
+  return row;
+}
+
+// "?, ?, ?" for an IN list.
+std::string Placeholders(size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ", ?";
+  return out;
+}
+
+// Queries `ids` in chunks so a statement never holds too many parameters.
+constexpr size_t kIdChunk = 256;
+
+absl::StatusOr<std::vector<InboxRow>> InboxRowsFrom(
+    const PayloadCipher& cipher, const std::vector<SqlRow>& rows) {
+  std::vector<InboxRow> out;
+  out.reserve(rows.size());
+  for (const SqlRow& r : rows) {
+    InboxRow row;
+    SILD_ASSIGN_OR_RETURN(row.row, OutboxFromRow(cipher, r));
+    row.sends = static_cast<int32_t>(r.Int(13));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+TransitionRow TransitionFromRow(const SqlRow& r) {
+  TransitionRow row;
+  row.transition_id = r.Text(0);
+  row.sender = r.Text(1);
+  row.recipient = r.Text(2);
+  row.status = static_cast<sild::v1::AcknowledgementStatus>(r.Int(3));
+  row.effective = FromMs(r.Int(4));
+  row.acknowledge_by = FromMs(r.Int(5));
+  row.escalated = r.Int(6) != 0;
+  row.created = FromMs(r.Int(7));
+  row.updated = FromMs(r.Int(8));
+  return row;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<OutboxRow>> ClaimDueDeliveries(
+    WriteTxn& txn, const PayloadCipher& cipher, const std::string& owner,
+    absl::Time lease_until, int limit) {
+  int64_t now = Ms(txn.now());
+  std::string select = absl::StrCat(
+      "SELECT ", kOutboxColumns,
+      " FROM outbox WHERE state = ? AND transport <> ? AND next_attempt_ms <= "
+      "? AND lease_until_ms <= ? ORDER BY next_attempt_ms, delivery_id LIMIT "
+      "?");
+  if (txn.sql().backend() == "postgres") select += " FOR UPDATE SKIP LOCKED";
+  SILD_ASSIGN_OR_RETURN(
+      auto rows,
+      txn.sql().Query(select, {int64_t{sild::v1::DELIVERY_STATE_PENDING},
+                               std::string(kGrpcInboxTransport), now, now,
+                               int64_t{limit}}));
+  std::vector<OutboxRow> claimed;
+  for (const SqlRow& r : rows) {
+    SILD_ASSIGN_OR_RETURN(OutboxRow row, OutboxFromRow(cipher, r));
+    SILD_ASSIGN_OR_RETURN(
+        int64_t changed,
+        txn.sql().Exec("UPDATE outbox SET lease_owner = ?, lease_until_ms = ?"
+                       " WHERE delivery_id = ? AND state = ? AND"
+                       " lease_until_ms <= ?",
+                       {owner, Ms(lease_until), row.delivery_id,
+                        int64_t{sild::v1::DELIVERY_STATE_PENDING}, now}));
+    if (changed == 1) claimed.push_back(std::move(row));
+  }
+  return claimed;
+}
+
+absl::Status ReleaseDeliveryLease(WriteTxn& txn, int64_t delivery_id,
+                                  const std::string& owner) {
+  return txn.sql()
+      .Exec(
+          "UPDATE outbox SET lease_owner = '', lease_until_ms = 0"
+          " WHERE delivery_id = ? AND lease_owner = ?",
+          {delivery_id, owner})
+      .status();
+}
+
+absl::StatusOr<std::optional<absl::Time>> NextDueDelivery(SqlConnection& sql) {
+  SILD_ASSIGN_OR_RETURN(
+      auto rows,
+      sql.Query("SELECT MIN(CASE WHEN lease_until_ms > next_attempt_ms THEN"
+                " lease_until_ms ELSE next_attempt_ms END) FROM outbox"
+                " WHERE state = ? AND transport <> ?",
+                {int64_t{sild::v1::DELIVERY_STATE_PENDING},
+                 std::string(kGrpcInboxTransport)}));
+  if (rows.empty() || rows[0].IsNull(0)) return std::nullopt;
+  return absl::FromUnixMillis(rows[0].Int(0));
+}
+
+absl::StatusOr<bool> MarkDelivered(WriteTxn& txn, int64_t delivery_id) {
+  SILD_ASSIGN_OR_RETURN(
+      int64_t changed,
+      txn.sql().Exec(
+          "UPDATE outbox SET state = ?, delivered_ms = ?,"
+          " lease_owner = '', lease_until_ms = 0"
+          " WHERE delivery_id = ? AND state = ?",
+          {int64_t{sild::v1::DELIVERY_STATE_DELIVERED}, Ms(txn.now()),
+           delivery_id, int64_t{sild::v1::DELIVERY_STATE_PENDING}}));
+  return changed == 1;
+}
+
+absl::StatusOr<bool> RecordFailedAttempt(WriteTxn& txn, int64_t delivery_id,
+                                         const std::string& owner,
+                                         int32_t attempts,
+                                         absl::Time next_attempt,
+                                         const std::string& error, bool dead) {
+  SILD_ASSIGN_OR_RETURN(
+      int64_t changed,
+      txn.sql().Exec(
+          "UPDATE outbox SET state = ?, attempts = ?, next_attempt_ms = ?,"
+          " last_error = ?, lease_owner = '', lease_until_ms = 0"
+          " WHERE delivery_id = ? AND state = ? AND lease_owner = ?",
+          {int64_t{dead ? sild::v1::DELIVERY_STATE_DEAD
+                        : sild::v1::DELIVERY_STATE_PENDING},
+           int64_t{attempts}, Ms(next_attempt), error, delivery_id,
+           int64_t{sild::v1::DELIVERY_STATE_PENDING}, owner}));
+  return changed == 1;
+}
+
+absl::StatusOr<std::vector<InboxRow>> LoadInboxRows(
+    SqlConnection& sql, const PayloadCipher& cipher,
+    const std::string& recipient, int64_t after_id, int limit) {
+  SILD_ASSIGN_OR_RETURN(
+      auto rows,
+      sql.Query(absl::StrCat("SELECT ", kOutboxColumns,
+                             ", redeliveries FROM outbox WHERE recipient = ?"
+                             " AND state = ? AND transport = ? AND"
+                             " delivery_id > ? ORDER BY delivery_id LIMIT ?"),
+                {recipient, int64_t{sild::v1::DELIVERY_STATE_PENDING},
+                 std::string(kGrpcInboxTransport), after_id, int64_t{limit}}));
+  return InboxRowsFrom(cipher, rows);
+}
+
+absl::StatusOr<std::vector<InboxRow>> LoadPendingInboxRowsById(
+    SqlConnection& sql, const PayloadCipher& cipher,
+    const std::string& recipient, const std::vector<int64_t>& ids) {
+  std::vector<InboxRow> out;
+  for (size_t i = 0; i < ids.size(); i += kIdChunk) {
+    size_t n = std::min(kIdChunk, ids.size() - i);
+    std::vector<SqlValue> params = {recipient,
+                                    int64_t{sild::v1::DELIVERY_STATE_PENDING},
+                                    std::string(kGrpcInboxTransport)};
+    for (size_t j = 0; j < n; ++j) params.emplace_back(ids[i + j]);
+    SILD_ASSIGN_OR_RETURN(
+        auto rows,
+        sql.Query(absl::StrCat("SELECT ", kOutboxColumns,
+                               ", redeliveries FROM outbox WHERE recipient = ?"
+                               " AND state = ? AND transport = ? AND"
+                               " delivery_id IN (",
+                               Placeholders(n), ") ORDER BY delivery_id"),
+                  params));
+    SILD_ASSIGN_OR_RETURN(auto chunk, InboxRowsFrom(cipher, rows));
+    for (auto& row : chunk) out.push_back(std::move(row));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<int64_t>> StillPendingDeliveries(
+    SqlConnection& sql, const std::vector<int64_t>& ids) {
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < ids.size(); i += kIdChunk) {
+    size_t n = std::min(kIdChunk, ids.size() - i);
+    std::vector<SqlValue> params = {int64_t{sild::v1::DELIVERY_STATE_PENDING}};
+    for (size_t j = 0; j < n; ++j) params.emplace_back(ids[i + j]);
+    SILD_ASSIGN_OR_RETURN(
+        auto rows,
+        sql.Query(absl::StrCat("SELECT delivery_id FROM outbox WHERE state = ?"
+                               " AND delivery_id IN (",
+                               Placeholders(n), ")"),
+                  params));
+    for (const auto& r : rows) out.push_back(r.Int(0));
+  }
+  return out;
+}
+
+absl::Status MarkInboxSent(WriteTxn& txn, const std::vector<int64_t>& ids) {
+  for (size_t i = 0; i < ids.size(); i += kIdChunk) {
+    size_t n = std::min(kIdChunk, ids.size() - i);
+    std::vector<SqlValue> params = {Ms(txn.now()),
+                                    int64_t{sild::v1::DELIVERY_STATE_PENDING}};
+    for (size_t j = 0; j < n; ++j) params.emplace_back(ids[i + j]);
+    SILD_RETURN_IF_ERROR(
+        txn.sql()
+            .Exec(absl::StrCat("UPDATE outbox SET inbox_sent_ms = ?,"
+                               " redeliveries = redeliveries + 1"
+                               " WHERE state = ? AND delivery_id IN (",
+                               Placeholders(n), ")"),
+                  params)
+            .status());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<OutboxRow>> ListDeliveries(
+    SqlConnection& sql, const DeliveryFilter& filter) {
+  std::string query = absl::StrCat("SELECT ", kDeliverySummaryColumns,
+                                   " FROM outbox WHERE delivery_id > ?");
+  std::vector<SqlValue> params = {filter.after_id};
+  if (filter.state != sild::v1::DELIVERY_STATE_UNSPECIFIED) {
+    query += " AND state = ?";
+    params.emplace_back(int64_t{filter.state});
+  }
+  if (!filter.recipient.empty()) {
+    query += " AND recipient = ?";
+    params.emplace_back(filter.recipient);
+  }
+  query += " ORDER BY delivery_id LIMIT ?";
+  params.emplace_back(int64_t{filter.limit});
+  SILD_ASSIGN_OR_RETURN(auto rows, sql.Query(query, params));
+  std::vector<OutboxRow> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(DeliverySummaryFromRow(r));
+  return out;
+}
+
+absl::Status ResetForReplay(WriteTxn& txn, const PayloadCipher& cipher,
+                            const OutboxRow& row) {
+  SILD_ASSIGN_OR_RETURN(
+      std::string sealed,
+      cipher.Seal(row.envelope.SerializeAsString(),
+                  DeliveryAad(row.message_id, row.recipient)));
+  return txn.sql()
+      .Exec(
+          "UPDATE outbox SET state = ?, attempts = 0, last_error = '',"
+          " next_attempt_ms = ?, lease_owner = '', lease_until_ms = 0,"
+          " transport = ?, permitted = ?, payload = ? WHERE delivery_id = ?",
+          {int64_t{sild::v1::DELIVERY_STATE_PENDING}, Ms(txn.now()),
+           row.transport, int64_t{row.permitted.bits()},
+           SqlBlob{std::move(sealed)}, row.delivery_id})
+      .status();
+}
+
+absl::Status MarkRefusedOnReplay(WriteTxn& txn, int64_t delivery_id,
+                                 const std::string& reason) {
+  return txn.sql()
+      .Exec(
+          "UPDATE outbox SET state = ?, last_error = ?, lease_owner = '',"
+          " lease_until_ms = 0 WHERE delivery_id = ?",
+          {int64_t{sild::v1::DELIVERY_STATE_REFUSED_ON_REPLAY}, reason,
+           delivery_id})
+      .status();
+}
+
+absl::StatusOr<std::optional<MessageRow>> LoadMessageSummary(
+    SqlConnection& sql, const std::string& message_id) {
+  SILD_ASSIGN_OR_RETURN(
+      auto rows,
+      sql.Query("SELECT message_id, kind, sender, case_id, subject, purpose,"
+                " in_reply_to, created_ms FROM messages WHERE message_id = ?",
+                {message_id}));
+  if (rows.empty()) return std::nullopt;
+  const SqlRow& r = rows[0];
+  MessageRow row;
+  row.message_id = r.Text(0);
+  row.kind = static_cast<sild::v1::MessageKind>(r.Int(1));
+  row.sender = r.Text(2);
+  row.case_id = r.Text(3);
+  row.subject_pseudonym = r.Text(4);
+  row.purpose = static_cast<sild::v1::Purpose>(r.Int(5));
+  row.in_reply_to = r.Text(6);
+  row.created = FromMs(r.Int(7));
+  return row;
+}
+
+absl::StatusOr<std::vector<std::string>> PartiesWithRole(
+    SqlConnection& sql, const std::string& message_id, const char* role) {
+  SILD_ASSIGN_OR_RETURN(
+      auto rows,
+      sql.Query("SELECT registry_code FROM message_parties WHERE message_id = ?"
+                " AND role = ? ORDER BY registry_code",
+                {message_id, std::string(role)}));
+  std::vector<std::string> out;
+  for (const auto& r : rows) out.push_back(r.Text(0));
+  return out;
+}
+
+absl::StatusOr<std::vector<ReferralRow>> OverdueReferrals(SqlConnection& sql,
+                                                          absl::Time now,
+                                                          int limit) {
+  SILD_ASSIGN_OR_RETURN(
+      auto rows,
+      sql.Query(absl::StrCat("SELECT ", kReferralColumns,
+                             " FROM referrals WHERE escalated = 0 AND"
+                             " acknowledge_by_ms > 0 AND acknowledge_by_ms <= ?"
+                             " AND status = ? ORDER BY acknowledge_by_ms,"
+                             " referral_id LIMIT ?"),
+                {Ms(now), int64_t{sild::v1::REFERRAL_STATUS_SUBMITTED},
+                 int64_t{limit}}));
+  std::vector<ReferralRow> out;
+  for (const auto& r : rows) out.push_back(ReferralFromRow(r));
+  return out;
+}
+
+absl::StatusOr<bool> MarkReferralEscalated(WriteTxn& txn,
+                                           const std::string& referral_id) {
+  SILD_ASSIGN_OR_RETURN(
+      int64_t changed,
+      txn.sql().Exec(
+          "UPDATE referrals SET escalated = 1 WHERE referral_id = ?"
+          " AND escalated = 0 AND status = ?",
+          {referral_id, int64_t{sild::v1::REFERRAL_STATUS_SUBMITTED}}));
+  return changed == 1;
+}
+
+absl::StatusOr<std::vector<TransitionRow>> OverdueTransitions(
+    SqlConnection& sql, absl::Time now, int limit) {
+  SILD_ASSIGN_OR_RETURN(
+      auto rows,
+      sql.Query("SELECT transition_id, sender, recipient, status,"
+                " effective_ms, acknowledge_by_ms, escalated, created_ms,"
+                " updated_ms FROM transitions WHERE escalated = 0 AND"
+                " acknowledge_by_ms > 0 AND acknowledge_by_ms <= ? AND"
+                " status = ? ORDER BY acknowledge_by_ms, transition_id"
+                " LIMIT ?",
+                {Ms(now), int64_t{sild::v1::ACKNOWLEDGEMENT_STATUS_PENDING},
+                 int64_t{limit}}));
+  std::vector<TransitionRow> out;
+  for (const auto& r : rows) out.push_back(TransitionFromRow(r));
+  return out;
+}
+
+absl::StatusOr<bool> MarkTransitionEscalated(WriteTxn& txn,
+                                             const std::string& transition_id) {
+  SILD_ASSIGN_OR_RETURN(
+      int64_t changed,
+      txn.sql().Exec(
+          "UPDATE transitions SET escalated = 1 WHERE"
+          " transition_id = ? AND escalated = 0 AND status = ?",
+          {transition_id, int64_t{sild::v1::ACKNOWLEDGEMENT_STATUS_PENDING}}));
+  return changed == 1;
 }
 
 }  // namespace sild::exchange

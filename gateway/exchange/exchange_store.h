@@ -164,6 +164,101 @@ absl::StatusOr<std::optional<OutboxRow>> LoadOutbox(SqlConnection& sql,
 // Mints a random UUID v4 (OpenSSL's RAND_bytes).
 std::string NewUuid();
 
+// --- Delivery: workers, the gRPC inbox, dead letters (delivery_*.h,
+// inbox_service.h, delivery_service.h). ---
+
+// The transport of agencies that pull their messages over gRPC.
+inline constexpr char kGrpcInboxTransport[] = "grpc-inbox";
+
+// Claims up to `limit` due rows of push transports (every transport but the
+// gRPC inbox): PENDING, next_attempt <= txn.now() and no live lease. The
+// claim sets lease_owner/lease_until; rows come back with their envelopes.
+// On PostgreSQL the select takes FOR UPDATE SKIP LOCKED so replicas never
+// claim the same row; SQLite's single writer serialises claims.
+absl::StatusOr<std::vector<OutboxRow>> ClaimDueDeliveries(
+    WriteTxn& txn, const PayloadCipher& cipher, const std::string& owner,
+    absl::Time lease_until, int limit);
+// Hands a claimed row back (its lease ends now) if `owner` still holds it.
+absl::Status ReleaseDeliveryLease(WriteTxn& txn, int64_t delivery_id,
+                                  const std::string& owner);
+// When the next push row becomes due (the later of next_attempt and its
+// lease); nullopt when there is none.
+absl::StatusOr<std::optional<absl::Time>> NextDueDelivery(SqlConnection& sql);
+// PENDING -> DELIVERED at txn.now(), lease cleared. False (and nothing
+// changed) when the row is not PENDING: someone recorded it first.
+absl::StatusOr<bool> MarkDelivered(WriteTxn& txn, int64_t delivery_id);
+// Records a failed attempt of `owner`'s claim: attempts, last error and the
+// next attempt, and DEAD when `dead`. False when `owner` no longer holds the
+// row (its lease expired and another worker took it).
+absl::StatusOr<bool> RecordFailedAttempt(WriteTxn& txn, int64_t delivery_id,
+                                         const std::string& owner,
+                                         int32_t attempts,
+                                         absl::Time next_attempt,
+                                         const std::string& error, bool dead);
+
+// A gRPC inbox row and how often it was handed to a stream before.
+struct InboxRow {
+  OutboxRow row;
+  int32_t sends = 0;
+};
+// The recipient's PENDING gRPC inbox rows after `after_id`, oldest first.
+absl::StatusOr<std::vector<InboxRow>> LoadInboxRows(
+    SqlConnection& sql, const PayloadCipher& cipher,
+    const std::string& recipient, int64_t after_id, int limit);
+// Those of `ids` that are still PENDING rows of the recipient's inbox.
+absl::StatusOr<std::vector<InboxRow>> LoadPendingInboxRowsById(
+    SqlConnection& sql, const PayloadCipher& cipher,
+    const std::string& recipient, const std::vector<int64_t>& ids);
+// Those of `ids` that are still PENDING (ids only, no payloads).
+absl::StatusOr<std::vector<int64_t>> StillPendingDeliveries(
+    SqlConnection& sql, const std::vector<int64_t>& ids);
+// Counts a hand-over to an inbox stream (redelivery hints survive restarts).
+absl::Status MarkInboxSent(WriteTxn& txn, const std::vector<int64_t>& ids);
+
+struct DeliveryFilter {
+  // UNSPECIFIED: any state.
+  sild::v1::DeliveryState state = sild::v1::DELIVERY_STATE_UNSPECIFIED;
+  // Empty: any recipient.
+  std::string recipient;
+  // Keyset cursor: rows with delivery_id > after_id, oldest first.
+  int64_t after_id = 0;
+  int limit = 50;
+};
+// Rows without their envelopes (nothing is unsealed for a listing).
+absl::StatusOr<std::vector<OutboxRow>> ListDeliveries(
+    SqlConnection& sql, const DeliveryFilter& filter);
+// A replayed dead letter: PENDING again, due now, attempts reset; stores the
+// row's (re-minimised) envelope, permitted categories and transport.
+absl::Status ResetForReplay(WriteTxn& txn, const PayloadCipher& cipher,
+                            const OutboxRow& row);
+// A replayed dead letter whose decision no longer allows it.
+absl::Status MarkRefusedOnReplay(WriteTxn& txn, int64_t delivery_id,
+                                 const std::string& reason);
+
+// The message row without its payload (nothing is unsealed).
+absl::StatusOr<std::optional<MessageRow>> LoadMessageSummary(
+    SqlConnection& sql, const std::string& message_id);
+// Registry codes that have `role` on the message, sorted.
+absl::StatusOr<std::vector<std::string>> PartiesWithRole(
+    SqlConnection& sql, const std::string& message_id, const char* role);
+
+// --- Deadlines (deadline_scanner.h). ---
+
+// SUBMITTED referrals whose acknowledge_by is at or before `now`, not yet
+// escalated, oldest deadline first.
+absl::StatusOr<std::vector<ReferralRow>> OverdueReferrals(SqlConnection& sql,
+                                                          absl::Time now,
+                                                          int limit);
+// Marks a referral escalated if it is still SUBMITTED and not escalated;
+// false otherwise (acknowledged meanwhile, or escalated already).
+absl::StatusOr<bool> MarkReferralEscalated(WriteTxn& txn,
+                                           const std::string& referral_id);
+// PENDING transitions past acknowledge_by, not yet escalated.
+absl::StatusOr<std::vector<TransitionRow>> OverdueTransitions(
+    SqlConnection& sql, absl::Time now, int limit);
+absl::StatusOr<bool> MarkTransitionEscalated(WriteTxn& txn,
+                                             const std::string& transition_id);
+
 }  // namespace sild::exchange
 
 #endif  // SILD_GATEWAY_EXCHANGE_EXCHANGE_STORE_H_

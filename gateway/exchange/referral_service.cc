@@ -108,9 +108,11 @@ absl::Status CheckReferralTransition(ReferralStatus from, ReferralStatus to,
                                 sild::v1::ReferralStatus_Name(to)));
 }
 
-absl::Time ReferralServiceImpl::AcknowledgeBy(const Referral& referral,
-                                              absl::Time now) const {
-  for (const auto& deadline : context_->config->deadlines().referral_deadlines()) {
+namespace {
+
+absl::Time AcknowledgeBy(const ExchangeContext& context,
+                         const Referral& referral, absl::Time now) {
+  for (const auto& deadline : context.config->deadlines().referral_deadlines()) {
     bool purpose_ok = deadline.purpose() == sild::v1::PURPOSE_UNSPECIFIED ||
                       deadline.purpose() == referral.header().purpose();
     bool service_ok = deadline.service() == sild::v1::SERVICE_TYPE_UNSPECIFIED ||
@@ -127,26 +129,25 @@ absl::Time ReferralServiceImpl::AcknowledgeBy(const Referral& referral,
   return absl::InfinitePast();
 }
 
-grpc::ServerUnaryReactor* ReferralServiceImpl::Submit(
-    grpc::CallbackServerContext* context,
-    const sild::v1::SubmitReferralRequest* request,
-    sild::v1::Receipt* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto fail = [&](const absl::Status& status) {
-    reactor->Finish(ToGrpcStatus(status, context));
-    return reactor;
-  };
-  absl::StatusOr<Caller> caller =
-      AuthenticateCall(context, *context_->directory);
-  if (!caller.ok()) return fail(caller.status());
-  const Referral& in = request->referral();
-  if (absl::Status valid = ValidateReferral(in); !valid.ok()) return fail(valid);
-  auto recipients = router_->ReferralRecipients(in, "referral");
-  if (!recipients.ok()) return fail(recipients.status());
+}  // namespace
 
-  absl::Time now = context_->store->clock()->Now();
+void SubmitReferralFrom(
+    const ExchangeContext& context, const Router& router, const Agency& sender,
+    const Referral& in, const std::string& professional_id,
+    std::function<void(absl::StatusOr<SubmitOutcome>)> done) {
+  if (absl::Status valid = ValidateReferral(in); !valid.ok()) {
+    done(valid);
+    return;
+  }
+  auto recipients = router.ReferralRecipients(in, "referral");
+  if (!recipients.ok()) {
+    done(recipients.status());
+    return;
+  }
+
+  absl::Time now = context.store->clock()->Now();
   auto submit = std::make_shared<PreparedSubmit>();
-  submit->sender = caller->agency->ref.registry_code();
+  submit->sender = sender.ref.registry_code();
   submit->idempotency_key = in.header().idempotency_key();
   submit->idempotency_field = "referral.header.idempotency_key";
   submit->request_hash = RequestHash(in);
@@ -156,12 +157,15 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Submit(
   Referral* referral = envelope.mutable_referral();
   *referral = in;
   std::string message_id = NewUuid();
-  if (message_id.empty()) return fail(absl::InternalError("no randomness"));
+  if (message_id.empty()) {
+    done(absl::InternalError("no randomness"));
+    return;
+  }
   envelope.set_message_id(message_id);
   envelope.set_kind(sild::v1::MESSAGE_KIND_REFERRAL);
   auto* header = referral->mutable_header();
   header->set_message_id(message_id);
-  *header->mutable_sender() = caller->agency->ref;
+  *header->mutable_sender() = sender.ref;
   header->clear_recipients();
   for (const Agency* r : *recipients) *header->add_recipients() = r->ref;
   header->set_kind(sild::v1::MESSAGE_KIND_REFERRAL);
@@ -177,7 +181,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Submit(
   auto* change = referral->add_history();
   change->set_status(sild::v1::REFERRAL_STATUS_SUBMITTED);
   *change->mutable_time() = ToProtoTime(now);
-  *change->mutable_changed_by() = caller->agency->ref;
+  *change->mutable_changed_by() = sender.ref;
   if (referral->has_requested_by()) {
     *change->mutable_professional() = referral->requested_by();
   }
@@ -185,12 +189,12 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Submit(
   DispatchRequest& dispatch = submit->dispatch;
   dispatch.subject_personal_code = in.subject().id().value();
   dispatch.recipients = *recipients;
-  dispatch.sender = caller->agency;
-  dispatch.professional_id = caller->professional_id;
+  dispatch.sender = &sender;
+  dispatch.professional_id = professional_id;
   std::string municipality = !in.municipality().empty()
                                  ? in.municipality()
-                                 : caller->agency->config.municipality();
-  for (const Agency* manager : router_->CaseManagers(municipality)) {
+                                 : sender.config.municipality();
+  for (const Agency* manager : router.CaseManagers(municipality)) {
     dispatch.case_managers.push_back(manager->ref.registry_code());
   }
 
@@ -204,7 +208,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Submit(
   row.municipality = municipality;
   row.created = now;
   row.updated = now;
-  row.acknowledge_by = AcknowledgeBy(*referral, now);
+  row.acknowledge_by = AcknowledgeBy(context, *referral, now);
   submit->on_accepted = [row](WriteTxn& txn, const DispatchResult&) {
     ReferralRow stored = row;
     stored.created = txn.now();
@@ -212,10 +216,26 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Submit(
     return InsertReferral(txn, stored);
   };
 
-  SubmitAsync(*context_, std::move(submit),
-              [reactor, context, response](absl::StatusOr<SubmitOutcome> out) {
-                reactor->Finish(FinishOutcome(out, context, response));
-              });
+  SubmitAsync(context, std::move(submit), std::move(done));
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::Submit(
+    grpc::CallbackServerContext* context,
+    const sild::v1::SubmitReferralRequest* request,
+    sild::v1::Receipt* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<Caller> caller =
+      AuthenticateCall(context, *context_->directory);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status(), context));
+    return reactor;
+  }
+  SubmitReferralFrom(
+      *context_, *router_, *caller->agency, request->referral(),
+      caller->professional_id,
+      [reactor, context, response](absl::StatusOr<SubmitOutcome> out) {
+        reactor->Finish(FinishOutcome(out, context, response));
+      });
   return reactor;
 }
 

@@ -10,8 +10,12 @@
 #ifndef SILD_GATEWAY_EXCHANGE_REFERRAL_SERVICE_H_
 #define SILD_GATEWAY_EXCHANGE_REFERRAL_SERVICE_H_
 
+#include <functional>
+#include <string>
+
 #include "gateway/exchange/dispatch.h"
 #include "gateway/exchange/routing.h"
+#include "gateway/exchange/submit.h"
 #include "sild/v1/referral_service.grpc.pb.h"
 
 namespace sild::exchange {
@@ -21,6 +25,18 @@ namespace sild::exchange {
 absl::Status CheckReferralTransition(sild::v1::ReferralStatus from,
                                      sild::v1::ReferralStatus to,
                                      bool is_requester, bool is_recipient);
+
+// The body of ReferralService.Submit after authentication, shared with the
+// connector ingress (gateway/exchange/ingress.h): validates `referral`,
+// routes it and submits it as sent by `sender` (the authenticated caller or
+// the agency whose ingress it came from, never what the payload claims).
+// `done` runs exactly once: after the commit, or at once when validation or
+// routing fails.
+void SubmitReferralFrom(const ExchangeContext& context, const Router& router,
+                        const Agency& sender,
+                        const sild::v1::Referral& referral,
+                        const std::string& professional_id,
+                        std::function<void(absl::StatusOr<SubmitOutcome>)> done);
 
 class ReferralServiceImpl final
     : public sild::v1::ReferralService::CallbackService {
@@ -46,9 +62,6 @@ class ReferralServiceImpl final
       sild::v1::Receipt* response) override;
 
  private:
-  absl::Time AcknowledgeBy(const sild::v1::Referral& referral,
-                           absl::Time now) const;
-
   const ExchangeContext* context_;
   const Router* router_;
 };

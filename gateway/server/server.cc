@@ -158,6 +158,7 @@ class GatewayServer::Impl {
 
   void Wait() { stopped_.WaitForNotification(); }
   int port() const { return port_; }
+  GatewayComponents& components() { return components_; }
 
  private:
   config::v1::GatewayConfig config_;
@@ -198,5 +199,6 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 int GatewayServer::port() const { return impl_->port(); }
 void GatewayServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
 void GatewayServer::Wait() { impl_->Wait(); }
+GatewayComponents& GatewayServer::components() { return impl_->components(); }
 
 }  // namespace sild

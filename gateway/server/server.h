@@ -26,6 +26,8 @@
 
 namespace sild {
 
+struct GatewayComponents;  // gateway/server/module.h
+
 class GatewayServer {
  public:
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
@@ -44,6 +46,10 @@ class GatewayServer {
 
   // Blocks until Shutdown() completes.
   void Wait();
+
+  // The shared components (store, audit log, ...), for tests that write
+  // through the running gateway's store. Valid until Shutdown().
+  GatewayComponents& components();
 
   class Impl;
 

@@ -17,17 +17,23 @@ void GroupCommitter::AddParticipant(TxnParticipant* participant) {
 }
 
 void GroupCommitter::Start() {
+  // Under the lock: Submit reads started_ and Stop takes thread_ from other
+  // threads. The new thread waits for the lock before it looks at the queue.
+  absl::MutexLock lock(&mu_);
+  if (started_ || stopping_) return;
   started_ = true;
   thread_ = std::thread([this] { Loop(); });
 }
 
 void GroupCommitter::Stop() {
+  std::thread writer;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
+    writer = std::move(thread_);
   }
-  if (thread_.joinable()) thread_.join();
+  if (writer.joinable()) writer.join();
 }
 
 void GroupCommitter::Submit(WriteFn fn, DoneFn done) {

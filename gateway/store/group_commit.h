@@ -12,7 +12,8 @@
 // alone and its callback gets its error; the others commit. `done` runs only
 // after the batch's COMMIT returned (acknowledged means durable), or with the
 // commit's error. Requests run on the writer thread, in submission order;
-// they must not block on other store calls.
+// they must not block on other store calls. `done` runs on the writer thread
+// too: keep it short and never call Run() from it (it would wait on itself).
 //
 // Participants (the audit log) keep in-memory state in step with the
 // database: they are told when a request or a batch is rolled back, and may
@@ -85,8 +86,10 @@ class GroupCommitter {
   ~GroupCommitter();
 
   void AddParticipant(TxnParticipant* participant);  // before Start()
+  // Starts the writer thread; does nothing once started or stopped.
   void Start();
-  // Commits what is queued, then stops; later submits fail UNAVAILABLE.
+  // Commits what is queued, then stops; later submits fail UNAVAILABLE
+  // (STORE_STOPPED). Idempotent.
   void Stop();
 
   void Submit(WriteFn fn, DoneFn done);
@@ -112,10 +115,10 @@ class GroupCommitter {
   mutable absl::Mutex mu_;
   std::deque<Request> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool started_ = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
   int64_t batches_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
-  std::thread thread_;
+  std::thread thread_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sild

@@ -24,6 +24,7 @@ absl::Status ApplyMigrations(SqlConnection& sql,
     }
   }
   SILD_RETURN_IF_ERROR(sql.BeginWrite());
+  std::vector<const Migration*> applied_now;
   auto run = [&]() -> absl::Status {
     SILD_RETURN_IF_ERROR(
         sql.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -31,38 +32,45 @@ absl::Status ApplyMigrations(SqlConnection& sql,
                  " applied_at BIGINT NOT NULL)")
             .status());
     SILD_ASSIGN_OR_RETURN(
-        auto rows, sql.Query("SELECT version, name FROM schema_migrations", {}));
+        auto rows,
+        sql.Query("SELECT version, name FROM schema_migrations", {}));
     std::map<int64_t, std::string> applied;
     for (const auto& row : rows) applied[row.Int(0)] = row.Text(1);
     for (const Migration& m : migrations) {
       auto it = applied.find(m.version);
       if (it != applied.end()) {
         if (it->second != m.name) {
-          return MakeError(
-              absl::StatusCode::kFailedPrecondition, "SCHEMA_MISMATCH", "",
-              absl::StrCat("schema version ", m.version, " is \"", it->second,
-                           "\" in the database but \"", m.name,
-                           "\" in this build"));
+          return MakeError(absl::StatusCode::kFailedPrecondition,
+                           "SCHEMA_MISMATCH", "",
+                           absl::StrCat("schema version ", m.version, " is \"",
+                                        it->second, "\" in the database but \"",
+                                        m.name, "\" in this build"));
         }
         continue;
       }
       SILD_RETURN_IF_ERROR(sql.ExecScript(m.sql));
       SILD_RETURN_IF_ERROR(
-          sql.Exec("INSERT INTO schema_migrations (version, name, applied_at)"
-                   " VALUES (?, ?, ?)",
-                   {int64_t{m.version}, m.name, absl::ToUnixMillis(absl::Now())})
+          sql.Exec(
+                 "INSERT INTO schema_migrations (version, name, applied_at)"
+                 " VALUES (?, ?, ?)",
+                 {int64_t{m.version}, m.name, absl::ToUnixMillis(absl::Now())})
               .status());
-      LogInfo("schema migration applied",
-              {{"version", absl::StrCat(m.version)}, {"name", m.name}});
+      applied_now.push_back(&m);
     }
     return absl::OkStatus();
   };
   absl::Status status = run();
+  if (status.ok()) status = sql.Commit();
   if (!status.ok()) {
     (void)sql.Rollback();
     return status;
   }
-  return sql.Commit();
+  // Logged once durable: a rolled-back migration was never applied.
+  for (const Migration* m : applied_now) {
+    LogInfo("schema migration applied",
+            {{"version", absl::StrCat(m->version)}, {"name", m->name}});
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace sild

@@ -28,7 +28,23 @@ absl::Status CryptoError(absl::string_view what) {
 absl::StatusOr<std::unique_ptr<PayloadCipher>> PayloadCipher::FromKeyFile(
     const std::string& path) {
   SILD_ASSIGN_OR_RETURN(std::string contents, ReadFileToString(path));
-  if (contents.size() == 32) return FromKey(contents);
+  auto bad_key_file = [&](absl::string_view why) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, "BAD_KEY_FILE",
+                     "store.payload_key_file",
+                     absl::StrCat(path, ": ", why,
+                                  " (make one with: openssl rand -hex 32)"));
+  };
+  if (contents.size() == 32) {
+    // 32 hex characters are a 16-byte key written as hex, not 32 raw bytes:
+    // taking them as the key would halve its strength unnoticed. (32 random
+    // bytes are all hex digits with probability (22/256)^32.)
+    bool all_hex = true;
+    for (char c : contents) {
+      all_hex = all_hex && absl::ascii_isxdigit(static_cast<unsigned char>(c));
+    }
+    if (all_hex) return bad_key_file("32 hex characters are a 16-byte key");
+    return FromKey(contents);
+  }
   std::string hex;
   for (char c : contents) {
     if (!absl::ascii_isspace(static_cast<unsigned char>(c))) hex.push_back(c);
@@ -37,13 +53,7 @@ absl::StatusOr<std::unique_ptr<PayloadCipher>> PayloadCipher::FromKeyFile(
   for (char c : hex) {
     is_hex = is_hex && absl::ascii_isxdigit(static_cast<unsigned char>(c));
   }
-  if (!is_hex) {
-    return MakeError(absl::StatusCode::kFailedPrecondition, "BAD_KEY_FILE",
-                     "store.payload_key_file",
-                     absl::StrCat(path,
-                                  ": expected 64 hex characters or 32 bytes "
-                                  "(make one with: openssl rand -hex 32)"));
-  }
+  if (!is_hex) return bad_key_file("expected 64 hex characters or 32 bytes");
   return FromKey(absl::HexStringToBytes(hex));
 }
 
@@ -68,12 +78,14 @@ absl::StatusOr<std::string> PayloadCipher::Seal(
       EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
                          reinterpret_cast<const unsigned char*>(key_.data()),
                          nonce) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &len,
-                        reinterpret_cast<const unsigned char*>(associated.data()),
-                        static_cast<int>(associated.size())) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), body, &len,
-                        reinterpret_cast<const unsigned char*>(plaintext.data()),
-                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptUpdate(
+          ctx.get(), nullptr, &len,
+          reinterpret_cast<const unsigned char*>(associated.data()),
+          static_cast<int>(associated.size())) != 1 ||
+      EVP_EncryptUpdate(
+          ctx.get(), body, &len,
+          reinterpret_cast<const unsigned char*>(plaintext.data()),
+          static_cast<int>(plaintext.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx.get(), body + len, &len) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize,
                           body + plaintext.size()) != 1) {
@@ -100,9 +112,10 @@ absl::StatusOr<std::string> PayloadCipher::Open(
       EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
                          reinterpret_cast<const unsigned char*>(key_.data()),
                          nonce) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len,
-                        reinterpret_cast<const unsigned char*>(associated.data()),
-                        static_cast<int>(associated.size())) != 1 ||
+      EVP_DecryptUpdate(
+          ctx.get(), nullptr, &len,
+          reinterpret_cast<const unsigned char*>(associated.data()),
+          static_cast<int>(associated.size())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()),
                         &len, body, static_cast<int>(body_size)) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize,

@@ -21,7 +21,9 @@ namespace sild {
 
 class PayloadCipher {
  public:
-  // Key file: 64 hex characters (whitespace ignored) or exactly 32 raw bytes.
+  // Key file: 64 hex characters (whitespace ignored) or exactly 32 raw bytes
+  // (not all hex digits). Otherwise FAILED_PRECONDITION BAD_KEY_FILE with
+  // field store.payload_key_file.
   static absl::StatusOr<std::unique_ptr<PayloadCipher>> FromKeyFile(
       const std::string& path);
   static absl::StatusOr<std::unique_ptr<PayloadCipher>> FromKey(

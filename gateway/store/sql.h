@@ -54,12 +54,13 @@ class SqlConnection {
  public:
   virtual ~SqlConnection() = default;
 
-  // Runs a statement; returns the number of rows it changed.
+  // Runs one statement (several are refused: use ExecScript); returns the
+  // number of rows it changed.
   virtual absl::StatusOr<int64_t> Exec(absl::string_view sql,
                                        const std::vector<SqlValue>& params) = 0;
   absl::StatusOr<int64_t> Exec(absl::string_view sql) { return Exec(sql, {}); }
 
-  // Runs a query and returns all rows.
+  // Runs one query and returns all rows.
   virtual absl::StatusOr<std::vector<SqlRow>> Query(
       absl::string_view sql, const std::vector<SqlValue>& params) = 0;
 

@@ -2,7 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gateway/common/errors.h"
 #include "gateway/common/status_macros.h"
 
@@ -19,14 +23,38 @@ std::string StatementHead(absl::string_view sql) {
   return std::string(head);
 }
 
+// Maps an (extended) SQLite result code to the seam's error contract.
+absl::Status SqliteError(int code, absl::string_view message) {
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return MakeError(absl::StatusCode::kUnavailable, "STORE_BUSY", "",
+                       message);
+    case SQLITE_CONSTRAINT:
+      if (code == SQLITE_CONSTRAINT_UNIQUE ||
+          code == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return MakeError(absl::StatusCode::kAlreadyExists, "STORE_CONFLICT", "",
+                         message);
+      }
+      return MakeError(absl::StatusCode::kFailedPrecondition,
+                       "STORE_CONSTRAINT", "", message);
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      return MakeError(absl::StatusCode::kUnavailable, "STORE_UNAVAILABLE", "",
+                       message);
+    default:
+      return MakeError(absl::StatusCode::kInternal, "STORE_ERROR", "", message);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
     const std::string& path, const Options& options) {
   sqlite3* db = nullptr;
-  int flags = options.read_only
-                  ? SQLITE_OPEN_READONLY
-                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int flags = options.read_only ? SQLITE_OPEN_READONLY
+                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   flags |= SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
@@ -40,12 +68,12 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   sqlite3_extended_result_codes(db, 1);
   if (!options.read_only) {
+    SILD_ASSIGN_OR_RETURN(auto rows,
+                          connection->EnableWal(options.busy_timeout_ms));
     SILD_RETURN_IF_ERROR(connection->ExecScript(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-        "PRAGMA foreign_keys=ON;"));
-    // journal_mode returns a row; verify WAL actually took (it does not on
-    // some file systems).
-    SILD_ASSIGN_OR_RETURN(auto rows, connection->Query("PRAGMA journal_mode", {}));
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+    // journal_mode returns the mode in force; verify WAL actually took (it
+    // does not on some file systems).
     if (rows.empty() || (rows[0].Text(0) != "wal" && path != ":memory:")) {
       return MakeError(absl::StatusCode::kFailedPrecondition,
                        "STORE_UNAVAILABLE", "store.sqlite.path",
@@ -57,36 +85,32 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
   return connection;
 }
 
+absl::StatusOr<std::vector<SqlRow>> SqliteConnection::EnableWal(
+    int busy_timeout_ms) {
+  // While another process creates the same file or switches it to WAL,
+  // SQLite answers SQLITE_BUSY at once, without the busy handler: two
+  // gateways starting together would fail. Retry within the busy timeout.
+  absl::Time deadline = absl::Now() + absl::Milliseconds(busy_timeout_ms);
+  absl::Duration pause = absl::Milliseconds(1);
+  while (true) {
+    auto rows = Query("PRAGMA journal_mode=WAL", {});
+    if (rows.ok() || ErrorReason(rows.status()) != "STORE_BUSY" ||
+        absl::Now() >= deadline) {
+      return rows;
+    }
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Milliseconds(50));
+  }
+}
+
 SqliteConnection::~SqliteConnection() {
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   sqlite3_close(db_);
 }
 
 absl::Status SqliteConnection::Error(int code, absl::string_view sql) const {
-  std::string message = absl::StrCat(StatementHead(sql), ": ",
-                                     sqlite3_errmsg(db_));
-  switch (code & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return MakeError(absl::StatusCode::kUnavailable, "STORE_BUSY", "",
-                       message);
-    case SQLITE_CONSTRAINT:
-      if (code == SQLITE_CONSTRAINT_UNIQUE ||
-          code == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        return MakeError(absl::StatusCode::kAlreadyExists, "STORE_CONFLICT",
-                         "", message);
-      }
-      return MakeError(absl::StatusCode::kFailedPrecondition,
-                       "STORE_CONSTRAINT", "", message);
-    case SQLITE_FULL:
-    case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
-      return MakeError(absl::StatusCode::kUnavailable, "STORE_UNAVAILABLE",
-                       "", message);
-    default:
-      return MakeError(absl::StatusCode::kInternal, "STORE_ERROR", "",
-                       message);
-  }
+  return SqliteError(
+      code, absl::StrCat(StatementHead(sql), ": ", sqlite3_errmsg(db_)));
 }
 
 absl::StatusOr<sqlite3_stmt*> SqliteConnection::Prepare(absl::string_view sql) {
@@ -97,9 +121,22 @@ absl::StatusOr<sqlite3_stmt*> SqliteConnection::Prepare(absl::string_view sql) {
     return it->second;
   }
   sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+                              SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
   if (rc != SQLITE_OK) return Error(rc, sql);
+  // SQLite compiles only the first statement; running it alone would drop
+  // the rest silently (PostgreSQL's extended protocol refuses them too).
+  absl::string_view rest(tail,
+                         static_cast<size_t>(sql.data() + sql.size() - tail));
+  if (stmt == nullptr ||
+      rest.find_first_not_of(" \t\r\n;") != absl::string_view::npos) {
+    sqlite3_finalize(stmt);
+    return MakeError(absl::StatusCode::kInternal, "STORE_ERROR", "",
+                     absl::StrCat(StatementHead(sql),
+                                  ": expected exactly one statement (use "
+                                  "ExecScript for several)"));
+  }
   statements_.emplace(std::string(sql), stmt);
   return stmt;
 }
@@ -107,10 +144,11 @@ absl::StatusOr<sqlite3_stmt*> SqliteConnection::Prepare(absl::string_view sql) {
 absl::Status SqliteConnection::Bind(sqlite3_stmt* stmt,
                                     const std::vector<SqlValue>& params) {
   if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(stmt)) {
-    return MakeError(absl::StatusCode::kInternal, "STORE_ERROR", "",
-                     absl::StrCat("statement expects ",
-                                  sqlite3_bind_parameter_count(stmt),
-                                  " parameters, got ", params.size()));
+    return MakeError(
+        absl::StatusCode::kInternal, "STORE_ERROR", "",
+        absl::StrCat(StatementHead(sqlite3_sql(stmt)), ": statement expects ",
+                     sqlite3_bind_parameter_count(stmt), " parameters, got ",
+                     params.size()));
   }
   for (size_t i = 0; i < params.size(); ++i) {
     int index = static_cast<int>(i) + 1;
@@ -167,8 +205,11 @@ absl::StatusOr<std::vector<SqlRow>> SqliteConnection::Query(
         case SQLITE_BLOB: {
           const void* data = sqlite3_column_blob(stmt, c);
           int size = sqlite3_column_bytes(stmt, c);
-          values.emplace_back(SqlBlob{std::string(
-              static_cast<const char*>(data), static_cast<size_t>(size))});
+          // A zero-length BLOB reads back as a null pointer.
+          values.emplace_back(SqlBlob{
+              data == nullptr ? std::string()
+                              : std::string(static_cast<const char*>(data),
+                                            static_cast<size_t>(size))});
           break;
         }
         default: {
@@ -193,8 +234,9 @@ absl::Status SqliteConnection::ExecScript(absl::string_view script) {
   if (rc != SQLITE_OK) {
     std::string message = error ? error : sqlite3_errstr(rc);
     sqlite3_free(error);
-    return MakeError(absl::StatusCode::kInternal, "STORE_ERROR", "",
-                     absl::StrCat(StatementHead(script), ": ", message));
+    // Same mapping as Exec: a busy script is retryable, a duplicate is a
+    // conflict; not everything is INTERNAL.
+    return SqliteError(rc, absl::StrCat(StatementHead(script), ": ", message));
   }
   return absl::OkStatus();
 }

@@ -44,8 +44,12 @@ class SqliteConnection final : public SqlConnection {
   absl::Status ReleaseSavepoint(absl::string_view name) override;
   absl::string_view backend() const override { return "sqlite"; }
 
+  // Prepared statements held in the cache (one per distinct SQL text).
+  size_t cached_statement_count() const { return statements_.size(); }
+
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
+  absl::StatusOr<std::vector<SqlRow>> EnableWal(int busy_timeout_ms);
   absl::StatusOr<sqlite3_stmt*> Prepare(absl::string_view sql);
   absl::Status Bind(sqlite3_stmt* stmt, const std::vector<SqlValue>& params);
   absl::Status Error(int code, absl::string_view sql) const;

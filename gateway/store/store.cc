@@ -20,16 +20,26 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
                      "this build's store supports SQLite only");
   }
   store->backend_ = "sqlite";
+  const std::string& path = config.sqlite().path();
+  if (path.empty() || path == ":memory:") {
+    // Every SQLite connection would get its own private database: readers
+    // would never see what the writer committed.
+    return MakeError(absl::StatusCode::kFailedPrecondition, "STORE_UNAVAILABLE",
+                     "store.sqlite.path",
+                     absl::StrCat("\"", path,
+                                  "\" is not a database file; the store needs "
+                                  "a file its writer and readers share"));
+  }
   SILD_ASSIGN_OR_RETURN(store->cipher_,
                         PayloadCipher::FromKeyFile(config.payload_key_file()));
   SILD_ASSIGN_OR_RETURN(store->write_connection_,
                         store->NewConnection(/*read_only=*/false));
   SILD_RETURN_IF_ERROR(
       ApplyMigrations(*store->write_connection_, std::move(migrations)));
-  store->writer_ = std::make_unique<GroupCommitter>(
-      store->write_connection_.get(), clock);
-  LogInfo("store opened", {{"backend", store->backend_},
-                           {"path", config.sqlite().path()}});
+  store->writer_ =
+      std::make_unique<GroupCommitter>(store->write_connection_.get(), clock);
+  LogInfo("store opened",
+          {{"backend", store->backend_}, {"path", config.sqlite().path()}});
   return store;
 }
 
@@ -41,12 +51,15 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> Store::NewConnection(
   options.busy_timeout_ms = config_.sqlite().busy_timeout_ms() > 0
                                 ? config_.sqlite().busy_timeout_ms()
                                 : 5000;
-  // Readers open read-write so that WAL recovery can run if needed; they
-  // only ever issue SELECTs.
+  // Readers open read-write so that WAL recovery can run if needed, but are
+  // query_only: a write there would bypass the group commit (and its audit
+  // participants) and contend with the writer for the lock.
   options.read_only = false;
-  (void)read_only;
-  SILD_ASSIGN_OR_RETURN(auto connection,
-                        SqliteConnection::Open(config_.sqlite().path(), options));
+  SILD_ASSIGN_OR_RETURN(auto connection, SqliteConnection::Open(
+                                             config_.sqlite().path(), options));
+  if (read_only) {
+    SILD_RETURN_IF_ERROR(connection->ExecScript("PRAGMA query_only=ON"));
+  }
   return std::unique_ptr<SqlConnection>(std::move(connection));
 }
 
@@ -61,7 +74,9 @@ void Store::Close() {
   if (writer_) writer_->Stop();
   absl::MutexLock lock(&pool_mu_);
   idle_readers_.clear();
-  writer_.reset();
+  // The stopped writer stays: writer().Submit after Close fails with
+  // STORE_STOPPED instead of dereferencing a destroyed committer. It never
+  // touches its connection again.
   write_connection_.reset();
   LogInfo("store closed", {{"backend", backend_}});
 }

@@ -32,7 +32,9 @@ namespace sild {
 class Store {
  public:
   // Opens (creating if needed) the configured database, applies
-  // `migrations`, and prepares the writer (not yet started).
+  // `migrations`, and prepares the writer (not yet started). The SQLite path
+  // must name a file (not ":memory:": readers use their own connections);
+  // PostgreSQL is UNIMPLEMENTED in this build.
   static absl::StatusOr<std::unique_ptr<Store>> Open(
       const config::v1::StoreConfig& config, const Clock* clock,
       std::vector<Migration> migrations);
@@ -41,10 +43,13 @@ class Store {
   GroupCommitter& writer() { return *writer_; }
   void Start();
   // Commits queued writes, stops the writer and closes every connection.
+  // Idempotent; afterwards Read and writer().Submit fail UNAVAILABLE
+  // (STORE_STOPPED).
   void Close();
 
   // Runs `fn` with a read connection inside a read transaction (a consistent
-  // snapshot); the connection returns to the pool afterwards.
+  // snapshot); the connection returns to the pool afterwards. The connection
+  // refuses writes: every write goes through writer().
   absl::Status Read(const std::function<absl::Status(SqlConnection&)>& fn);
 
   const PayloadCipher& cipher() const { return *cipher_; }

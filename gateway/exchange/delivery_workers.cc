@@ -1,0 +1,278 @@
+#include "gateway/exchange/delivery_workers.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/common/log.h"
+#include "gateway/common/status_macros.h"
+#include "gateway/exchange/delivery_audit.h"
+
+namespace sild::exchange {
+namespace {
+
+double DefaultUniform() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+std::string DefaultOwner() {
+  char host[256] = {0};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] ? host : "sild", "/", ::getpid(), "/",
+                      NewUuid().substr(0, 8));
+}
+
+std::string Millis(absl::Duration d) {
+  return absl::StrCat(absl::ToInt64Milliseconds(d), " ms");
+}
+
+}  // namespace
+
+BackoffPolicy::BackoffPolicy(absl::Duration initial, absl::Duration max,
+                             UniformSource uniform)
+    : initial_(std::max(initial, absl::Milliseconds(1))),
+      max_(std::max(max, initial_)),
+      uniform_(uniform ? std::move(uniform) : UniformSource(DefaultUniform)) {}
+
+absl::Duration BackoffPolicy::Ceiling(int attempt) const {
+  absl::Duration ceiling = initial_;
+  for (int i = 1; i < attempt && ceiling < max_; ++i) ceiling *= 2;
+  return std::min(ceiling, max_);
+}
+
+absl::Duration BackoffPolicy::Delay(int attempt) const {
+  double u = std::clamp(uniform_(), 0.0, 1.0);
+  absl::Duration delay = absl::Milliseconds(std::floor(
+      u * static_cast<double>(absl::ToInt64Milliseconds(Ceiling(attempt)))));
+  return std::max(delay, absl::Milliseconds(1));
+}
+
+DeliveryWorkerOptions DeliveryWorkerOptions::FromConfig(
+    const config::v1::DeliveryConfig& config) {
+  DeliveryWorkerOptions options;
+  if (config.workers() > 0) options.workers = config.workers();
+  if (config.max_attempts() > 0) options.max_attempts = config.max_attempts();
+  if (config.initial_backoff_ms() > 0) {
+    options.initial_backoff = absl::Milliseconds(config.initial_backoff_ms());
+  }
+  if (config.max_backoff_ms() > 0) {
+    options.max_backoff = absl::Milliseconds(config.max_backoff_ms());
+  }
+  return options;
+}
+
+DeliveryWorkers::DeliveryWorkers(const ExchangeContext* context,
+                                 const TransportRegistry* transports,
+                                 DeliveryWorkerOptions options,
+                                 BackoffPolicy backoff)
+    : context_(context),
+      transports_(transports),
+      options_(std::move(options)),
+      backoff_(std::move(backoff)) {
+  if (options_.owner.empty()) options_.owner = DefaultOwner();
+  options_.workers = std::max(options_.workers, 1);
+  options_.claim_batch = std::max(options_.claim_batch, 1);
+  options_.max_attempts = std::max(options_.max_attempts, 1);
+}
+
+DeliveryWorkers::DeliveryWorkers(const ExchangeContext* context,
+                                 const TransportRegistry* transports,
+                                 DeliveryWorkerOptions options)
+    : DeliveryWorkers(
+          context, transports, options,
+          BackoffPolicy(options.initial_backoff, options.max_backoff)) {}
+
+DeliveryWorkers::~DeliveryWorkers() { Stop(); }
+
+void DeliveryWorkers::Start() {
+  absl::MutexLock lock(&mu_);
+  if (started_ || stopping_.load()) return;
+  started_ = true;
+  for (int i = 0; i < options_.workers; ++i) {
+    threads_.emplace_back([this, i] { Loop(i); });
+  }
+}
+
+void DeliveryWorkers::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_.store(true);
+    wake_.SignalAll();
+  }
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  threads_.clear();
+}
+
+void DeliveryWorkers::Wake() {
+  absl::MutexLock lock(&mu_);
+  ++wake_seq_;
+  wake_.SignalAll();
+}
+
+std::string DeliveryWorkers::OwnerFor(int worker) const {
+  return absl::StrCat(options_.owner, "/w", worker);
+}
+
+absl::StatusOr<std::vector<OutboxRow>> DeliveryWorkers::Claim(int limit,
+                                                              int worker) {
+  std::vector<OutboxRow> claimed;
+  std::string owner = OwnerFor(worker);
+  const PayloadCipher& cipher = context_->store->cipher();
+  SILD_RETURN_IF_ERROR(
+      context_->store->writer().Run([&](WriteTxn& txn) -> absl::Status {
+        SILD_ASSIGN_OR_RETURN(
+            claimed, ClaimDueDeliveries(txn, cipher, owner,
+                                        txn.now() + options_.lease, limit));
+        return absl::OkStatus();
+      }));
+  return claimed;
+}
+
+DeliveryResult DeliveryWorkers::DeliverOne(const OutboxRow& row) const {
+  DeliveryTransport* transport = transports_->Find(row.transport);
+  if (transport == nullptr || !transport->is_push()) {
+    return DeliveryResult::Permanent(absl::StrCat(
+        "no push transport named \"", row.transport, "\" in this gateway"));
+  }
+  const Agency* recipient =
+      context_->directory->FindByRegistryCode(row.recipient);
+  if (recipient == nullptr) {
+    return DeliveryResult::Permanent(absl::StrCat(
+        "recipient ", row.recipient, " is not configured any more"));
+  }
+  return transport->Deliver(row, *recipient);
+}
+
+absl::StatusOr<int> DeliveryWorkers::RunOnce(int worker) {
+  SILD_ASSIGN_OR_RETURN(std::vector<OutboxRow> rows,
+                        Claim(options_.claim_batch, worker));
+  if (rows.empty()) return 0;
+  std::vector<Outcome> outcomes;
+  outcomes.reserve(rows.size());
+  for (const OutboxRow& row : rows) {
+    if (stopping_.load()) {
+      outcomes.push_back({&row, DeliveryResult::Delivered(), true});
+      continue;
+    }
+    outcomes.push_back({&row, DeliverOne(row), false});
+  }
+  SILD_RETURN_IF_ERROR(Record(OwnerFor(worker), outcomes));
+  return static_cast<int>(rows.size());
+}
+
+absl::Status DeliveryWorkers::Record(const std::string& owner,
+                                     const std::vector<Outcome>& outcomes) {
+  int64_t delivered = 0;
+  int64_t failed = 0;
+  absl::Status status = context_->store->writer().Run([&](WriteTxn& txn)
+                                                          -> absl::Status {
+    delivered = 0;
+    failed = 0;
+    for (const Outcome& outcome : outcomes) {
+      const OutboxRow& row = *outcome.row;
+      if (outcome.released) {
+        SILD_RETURN_IF_ERROR(ReleaseDeliveryLease(txn, row.delivery_id, owner));
+        continue;
+      }
+      SILD_ASSIGN_OR_RETURN(auto message,
+                            LoadMessageSummary(txn.sql(), row.message_id));
+      sild::v1::AuditRecord draft =
+          DeliveryAuditDraft(row, message ? &*message : nullptr);
+      const DeliveryResult& result = outcome.result;
+      if (result.kind == DeliveryResult::kDelivered) {
+        SILD_ASSIGN_OR_RETURN(bool marked, MarkDelivered(txn, row.delivery_id));
+        // Not marked: the row was recorded by someone else (a worker that
+        // took it over after our lease expired); their record stands.
+        if (!marked) continue;
+        draft.set_action(sild::v1::AUDIT_ACTION_DELIVERY);
+        draft.set_outcome(sild::v1::AUDIT_OUTCOME_SUCCESS);
+        draft.set_reason_code("DELIVERED");
+        draft.set_detail(absl::StrCat("delivered by the ", row.transport,
+                                      " transport on attempt ",
+                                      row.attempts + 1));
+        SILD_RETURN_IF_ERROR(
+            context_->audit_log->Append(txn, std::move(draft)).status());
+        ++delivered;
+        continue;
+      }
+      int32_t attempts = row.attempts + 1;
+      bool permanent = result.kind == DeliveryResult::kPermanent;
+      bool dead = permanent || attempts >= options_.max_attempts;
+      absl::Duration delay = backoff_.Delay(attempts);
+      std::string error = result.error.substr(0, 1000);
+      SILD_ASSIGN_OR_RETURN(
+          bool recorded,
+          RecordFailedAttempt(txn, row.delivery_id, owner, attempts,
+                              txn.now() + delay, error, dead));
+      if (!recorded) continue;
+      draft.set_action(sild::v1::AUDIT_ACTION_DELIVERY_FAILURE);
+      draft.set_outcome(sild::v1::AUDIT_OUTCOME_FAILURE);
+      draft.set_reason_code(permanent ? "PERMANENT" : "RETRYABLE");
+      draft.set_detail(
+          dead ? absl::StrCat("dead letter after attempt ", attempts, " of ",
+                              options_.max_attempts, " by the ", row.transport,
+                              " transport: ", error)
+               : absl::StrCat("attempt ", attempts, " of ",
+                              options_.max_attempts, " by the ", row.transport,
+                              " transport failed: ", error,
+                              "; next attempt in ", Millis(delay)));
+      SILD_RETURN_IF_ERROR(
+          context_->audit_log->Append(txn, std::move(draft)).status());
+      ++failed;
+    }
+    return absl::OkStatus();
+  });
+  if (status.ok()) {
+    delivered_ += delivered;
+    failed_ += failed;
+  }
+  return status;
+}
+
+absl::Duration DeliveryWorkers::IdleWait() const {
+  std::optional<absl::Time> due;
+  absl::Status status =
+      context_->store->Read([&](SqlConnection& sql) -> absl::Status {
+        SILD_ASSIGN_OR_RETURN(due, NextDueDelivery(sql));
+        return absl::OkStatus();
+      });
+  if (!status.ok() || !due) return options_.idle_poll;
+  absl::Duration wait = *due - context_->store->clock()->Now();
+  return std::clamp(wait, absl::Milliseconds(5), options_.idle_poll);
+}
+
+void DeliveryWorkers::Loop(int worker) {
+  while (!stopping_.load()) {
+    int64_t seen;
+    {
+      absl::MutexLock lock(&mu_);
+      seen = wake_seq_;
+    }
+    absl::Duration wait;
+    absl::StatusOr<int> handled = RunOnce(worker);
+    if (!handled.ok()) {
+      if (stopping_.load()) break;
+      LogWarning("delivery round failed",
+                 {{"worker", absl::StrCat(worker)},
+                  {"error", std::string(handled.status().message())}});
+      wait = absl::Seconds(1);
+    } else if (*handled > 0) {
+      continue;  // there may be more due rows
+    } else {
+      wait = IdleWait();
+    }
+    absl::Time deadline = absl::Now() + wait;
+    absl::MutexLock lock(&mu_);
+    while (!stopping_.load() && wake_seq_ == seen) {
+      if (wake_.WaitWithDeadline(&mu_, deadline)) break;
+    }
+  }
+}
+
+}  // namespace sild::exchange
