@@ -24,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -63,6 +64,17 @@ class EgressTransport {
   virtual ~EgressTransport() = default;
   virtual std::string name() const = 0;
   virtual DeliveryResult Deliver(const OutboundMessage& message) = 0;
+  // Delivers several messages, one result per message in the same order.
+  // Transports with asynchronous acknowledgements (broker publish acks)
+  // override it to keep many publishes in flight; the default delivers one
+  // by one.
+  virtual std::vector<DeliveryResult> DeliverBatch(
+      const std::vector<OutboundMessage>& messages) {
+    std::vector<DeliveryResult> results;
+    results.reserve(messages.size());
+    for (const OutboundMessage& m : messages) results.push_back(Deliver(m));
+    return results;
+  }
   // OK when connected (or connectable); the last connection error otherwise.
   virtual absl::Status health() const { return absl::OkStatus(); }
 };
