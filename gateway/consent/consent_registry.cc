@@ -157,6 +157,30 @@ absl::StatusOr<v1::AuditRecord> ConsentRegistry::AppendAudit(
   return audit_log_->Append(txn, std::move(draft));
 }
 
+absl::StatusOr<v1::AuditRecord> ConsentRegistry::RecordCheck(
+    WriteTxn& txn, const ConsentActor& actor, const DecisionRequest& request,
+    const Decision& decision) const {
+  v1::AuditRecord draft;
+  draft.mutable_actor()->set_registry_code(actor.agency.registry_code());
+  draft.mutable_actor()->set_professional_id(actor.professional_id);
+  draft.set_action(v1::AUDIT_ACTION_DECISION);
+  draft.set_message_kind(request.message_kind);
+  draft.set_subject_pseudonym(
+      audit_log_->Pseudonym(request.subject_personal_code));
+  draft.set_purpose(request.purpose);
+  draft.set_counterparty(request.recipient.registry_code());
+  if (decision.basis.ByteSizeLong() > 0)
+    *draft.mutable_basis() = decision.basis;
+  for (v1::DataCategory category : decision.permitted.ToVector()) {
+    draft.add_categories(category);
+  }
+  draft.set_outcome(decision.allow ? v1::AUDIT_OUTCOME_ALLOW
+                                   : v1::AUDIT_OUTCOME_DENY);
+  draft.set_reason_code(std::string(decision.reason_code()));
+  draft.set_detail(absl::StrCat("Check only, nothing sent: ", decision.detail));
+  return audit_log_->Append(txn, std::move(draft));
+}
+
 absl::StatusOr<ConsentChange> ConsentRegistry::Grant(WriteTxn& txn,
                                                      const ConsentActor& actor,
                                                      Consent consent) const {

@@ -43,6 +43,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gateway/audit/audit_log.h"
+#include "gateway/policy/decision.h"
 #include "gateway/store/group_commit.h"
 #include "gateway/store/migrations.h"
 #include "gateway/store/store.h"
@@ -158,6 +159,14 @@ class ConsentRegistry {
       WriteTxn& txn, absl::string_view personal_code) const {
     return ConsentsForSubject(txn.sql(), personal_code);
   }
+  // Audits a Check: what a decision would be, with nothing sent. A check
+  // tells the caller whether a person's consent covers a flow, which is
+  // itself information about that person, so it is on the trail like any
+  // decision (action DECISION, detail starting "Check only").
+  absl::StatusOr<sild::v1::AuditRecord> RecordCheck(
+      WriteTxn& txn, const ConsentActor& actor, const DecisionRequest& request,
+      const Decision& decision) const;
+
   // Notices with status PENDING, oldest first, at most `limit`.
   absl::StatusOr<std::vector<PendingWithdrawalNotice>> PendingWithdrawalNotices(
       SqlConnection& sql, int limit = 100) const;

@@ -321,9 +321,10 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::Check(
     const v1::CheckConsentRequest* request,
     v1::CheckConsentResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto decision_request = std::make_shared<DecisionRequest>();
+  absl::StatusOr<Caller> caller = AuthenticateCall(context, *deps_.directory);
   absl::Status status = [&]() -> absl::Status {
-    SILD_ASSIGN_OR_RETURN(Caller caller,
-                          AuthenticateCall(context, *deps_.directory));
+    SILD_RETURN_IF_ERROR(caller.status());
     const std::string& code = request->recipient_registry_code();
     SILD_RETURN_IF_ERROR(ValidateRegistryCode(code, "recipient_registry_code"));
     const Agency* recipient = deps_.directory->FindByRegistryCode(code);
@@ -363,34 +364,56 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::Check(
       requested.Add(category);
     }
 
-    DecisionRequest decision_request;
-    decision_request.sender = caller.agency->ref;
-    decision_request.recipient = recipient->ref;
-    decision_request.purpose = request->purpose();
-    decision_request.subject_personal_code = personal.code;
-    decision_request.message_kind = request->message_kind();
-    decision_request.requested = requested;
-    decision_request.time = deps_.clock->Now();
-    Decision decision = deps_.decisions->Decide(decision_request);
-
-    response->set_allow(decision.allow);
-    response->set_reason_code(std::string(decision.reason_code()));
-    response->set_sentence(decision.detail);
-    // Unset on DENY: an empty basis message would read as "some basis".
-    if (decision.basis.ByteSizeLong() > 0) {
-      *response->mutable_basis() = decision.basis;
-    }
-    for (v1::DataCategory category : decision.permitted.ToVector()) {
-      response->add_permitted_categories(category);
-    }
-    for (v1::DataCategory category : decision.denied.ToVector()) {
-      response->add_denied_categories(category);
-    }
-    *response->mutable_decision_time() =
-        consent_time::ToTimestamp(decision_request.time);
+    decision_request->sender = caller->agency->ref;
+    decision_request->recipient = recipient->ref;
+    decision_request->purpose = request->purpose();
+    decision_request->subject_personal_code = personal.code;
+    decision_request->message_kind = request->message_kind();
+    decision_request->requested = requested;
     return absl::OkStatus();
   }();
-  reactor->Finish(ToGrpcStatus(status, context));
+  if (!status.ok()) {
+    reactor->Finish(ToGrpcStatus(status, context));
+    return reactor;
+  }
+
+  // The answer is what the engine decides now (its reader fails closed:
+  // a registry error is a DENY); the answer is given only once its audit
+  // record is durable.
+  decision_request->time = deps_.clock->Now();
+  auto decision =
+      std::make_shared<Decision>(deps_.decisions->Decide(*decision_request));
+  const ConsentRegistry* registry = deps_.registry;
+  ConsentActor actor = ActorOf(*caller);
+  deps_.store->writer().Submit(
+      [registry, actor, decision_request,
+       decision](WriteTxn& txn) -> absl::Status {
+        return registry->RecordCheck(txn, actor, *decision_request, *decision)
+            .status();
+      },
+      [reactor, context, response, decision_request,
+       decision](absl::Status committed) {
+        if (!committed.ok()) {
+          reactor->Finish(ToGrpcStatus(committed, context));
+          return;
+        }
+        response->set_allow(decision->allow);
+        response->set_reason_code(std::string(decision->reason_code()));
+        response->set_sentence(decision->detail);
+        // Unset on DENY: an empty basis message would read as "some basis".
+        if (decision->basis.ByteSizeLong() > 0) {
+          *response->mutable_basis() = decision->basis;
+        }
+        for (v1::DataCategory category : decision->permitted.ToVector()) {
+          response->add_permitted_categories(category);
+        }
+        for (v1::DataCategory category : decision->denied.ToVector()) {
+          response->add_denied_categories(category);
+        }
+        *response->mutable_decision_time() =
+            consent_time::ToTimestamp(decision_request->time);
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 

@@ -10,6 +10,7 @@
 #include "gateway/audit/audit_log.h"
 #include "gateway/common/errors.h"
 #include "gateway/config/config_loader.h"
+#include "gateway/consent/consent_registry.h"
 #include "gateway/policy/decision.h"
 #include "gateway/server/server.h"
 #include "gateway/server/tls_credentials.h"
@@ -474,8 +475,21 @@ TEST(ConsentServiceFaultTest, AReaderErrorGivesRegistryUnavailable) {
   FailingConsentReader failing;
   DecisionEngine decisions(config, &failing);
   ManualClock clock(testing::TestNow());
-  ConsentServiceImpl service(ConsentServiceDeps{&config, &clock, &directory,
-                                                nullptr, nullptr, &decisions});
+  // A real store and audit log: the refused check is still audited.
+  auto store = Store::Open(config.store(), &clock,
+                           {AuditLog::Schema(), ConsentRegistry::Schema()});
+  ASSERT_TRUE(store.ok()) << store.status();
+  AuditLog::Options options;
+  options.chain_id = "sild-test";
+  options.signing_key_file = config.audit().signing_key_file();
+  options.pseudonym_key_file = config.audit().pseudonym_key_file();
+  auto log = AuditLog::Open(store->get(), options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  (*store)->writer().AddParticipant(log->get());
+  (*store)->Start();
+  ConsentRegistry registry(store->get(), log->get());
+  ConsentServiceImpl service(ConsentServiceDeps{
+      &config, &clock, &directory, store->get(), &registry, &decisions});
   auto credentials = MakeServerCredentials(config.tls());
   ASSERT_TRUE(credentials.ok()) << credentials.status();
   grpc::ServerBuilder builder;
@@ -497,6 +511,46 @@ TEST(ConsentServiceFaultTest, AReaderErrorGivesRegistryUnavailable) {
               ::testing::UnorderedElementsAre(v1::DATA_CATEGORY_HEALTH,
                                               v1::DATA_CATEGORY_EDUCATION));
   server->Shutdown();
+  (*store)->Close();
+  auto sql = SqliteConnection::Open(dir + "/sild.db", {});
+  ASSERT_TRUE(sql.ok()) << sql.status();
+  auto records = AuditLog::ReadRecords(**sql, "sild-test", 1, 0);
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].outcome(), v1::AUDIT_OUTCOME_DENY);
+  EXPECT_EQ((*records)[0].reason_code(), "REGISTRY_UNAVAILABLE");
+}
+
+// A check reveals whether a person's consent covers a flow: it is audited as
+// a decision, with the answer given and no raw personal code.
+TEST_F(ConsentServiceTest, EveryCheckLeavesADecisionRecord) {
+  Consent consent = Granted();
+  v1::CheckConsentResponse allowed;
+  ASSERT_TRUE(As("school").Check(&allowed).ok());
+  ASSERT_TRUE(allowed.allow());
+  v1::CheckConsentResponse other;
+  ASSERT_TRUE(As("school").Check(&other, kChild, kSocialServices).ok());
+
+  std::vector<v1::AuditRecord> checks;
+  for (v1::AuditRecord& r : AuditRecordsAfterShutdown()) {
+    if (r.action() == v1::AUDIT_ACTION_DECISION) checks.push_back(r);
+  }
+  ASSERT_EQ(checks.size(), 2u);
+  EXPECT_EQ(checks[0].actor().registry_code(), testing::kSchool);
+  EXPECT_EQ(checks[0].counterparty(), kSchoolHealth);
+  EXPECT_EQ(checks[0].outcome(), v1::AUDIT_OUTCOME_ALLOW);
+  EXPECT_EQ(checks[0].reason_code(), allowed.reason_code());
+  EXPECT_EQ(checks[0].basis().consent().consent_id(), consent.consent_id());
+  EXPECT_EQ(checks[0].purpose(), v1::PURPOSE_SUPPORT_SERVICE);
+  EXPECT_THAT(checks[0].detail(), ::testing::StartsWith("Check only"));
+  EXPECT_EQ(checks[1].counterparty(), kSocialServices);
+  EXPECT_EQ(checks[1].outcome(),
+            other.allow() ? v1::AUDIT_OUTCOME_ALLOW : v1::AUDIT_OUTCOME_DENY);
+  EXPECT_EQ(checks[1].reason_code(), other.reason_code());
+  for (const v1::AuditRecord& r : checks) {
+    EXPECT_EQ(r.subject_pseudonym().size(), 64u);
+    EXPECT_THAT(r.detail(), ::testing::Not(HasSubstr(kChild)));
+  }
 }
 
 }  // namespace
