@@ -160,9 +160,13 @@ absl::Status ValidateStore(config::v1::StoreConfig& store,
     case config::v1::StoreConfig::kSqlite: {
       auto* sqlite = store.mutable_sqlite();
       if (sqlite->path().empty()) return Bad("store.sqlite.path", "is required");
-      if (sqlite->path() != ":memory:") {
-        sqlite->set_path(ResolvePath(base, sqlite->path()));
+      if (sqlite->path() == ":memory:") {
+        // Every connection would get a private database: readers would never
+        // see what the writer committed, and nothing would be durable.
+        return Bad("store.sqlite.path",
+                   "\":memory:\" is not a database file; name a file");
       }
+      sqlite->set_path(ResolvePath(base, sqlite->path()));
       if (sqlite->busy_timeout_ms() < 0) {
         return Bad("store.sqlite.busy_timeout_ms", "must not be negative");
       }

@@ -121,6 +121,14 @@ TEST_F(ConfigLoaderTest, DuplicateIdentityIsRefused) {
   EXPECT_EQ(ErrorReason(loaded.status()), "DUPLICATE_IDENTITY");
 }
 
+TEST_F(ConfigLoaderTest, InMemorySqliteIsRefused) {
+  config_.mutable_store()->mutable_sqlite()->set_path(":memory:");
+  auto loaded = LoadConfig(Write("memory.json", ValidJson()));
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(ErrorField(loaded.status()), "store.sqlite.path");
+  EXPECT_THAT(loaded.status().message(), HasSubstr("not a database file"));
+}
+
 TEST_F(ConfigLoaderTest, TlsIsMandatory) {
   config_.mutable_tls()->clear_client_ca_file();
   auto loaded = LoadConfig(Write("tls.json", ValidJson()));
