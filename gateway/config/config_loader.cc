@@ -159,7 +159,8 @@ absl::Status ValidateStore(config::v1::StoreConfig& store,
       [[fallthrough]];
     case config::v1::StoreConfig::kSqlite: {
       auto* sqlite = store.mutable_sqlite();
-      if (sqlite->path().empty()) return Bad("store.sqlite.path", "is required");
+      if (sqlite->path().empty())
+        return Bad("store.sqlite.path", "is required");
       if (sqlite->path() == ":memory:") {
         // Every connection would get a private database: readers would never
         // see what the writer committed, and nothing would be durable.
@@ -200,8 +201,8 @@ absl::Status ValidateAgencies(GatewayConfig& config) {
   for (int i = 0; i < config.agencies_size(); ++i) {
     auto* agency = config.mutable_agencies(i);
     std::string at = absl::StrCat("agencies[", i, "]");
-    SILD_RETURN_IF_ERROR(ValidateRegistryCode(agency->registry_code(),
-                                              absl::StrCat(at, ".registry_code")));
+    SILD_RETURN_IF_ERROR(ValidateRegistryCode(
+        agency->registry_code(), absl::StrCat(at, ".registry_code")));
     auto [it, inserted] = by_code.emplace(agency->registry_code(), i);
     if (!inserted) {
       return Bad(absl::StrCat(at, ".registry_code"),
@@ -209,20 +210,22 @@ absl::Status ValidateAgencies(GatewayConfig& config) {
                               it->second, "]"),
                  "DUPLICATE_AGENCY");
     }
-    if (agency->name().empty()) return Bad(absl::StrCat(at, ".name"), "is required");
+    if (agency->name().empty())
+      return Bad(absl::StrCat(at, ".name"), "is required");
     if (agency->kind() == sild::v1::AGENCY_KIND_UNSPECIFIED) {
       return Bad(absl::StrCat(at, ".kind"), "is required");
     }
     if (agency->identities().empty()) {
-      agency->add_identities(DefaultAgencyIdentity(
-          config.tls().trust_domain(), agency->registry_code()));
+      agency->add_identities(DefaultAgencyIdentity(config.tls().trust_domain(),
+                                                   agency->registry_code()));
     }
     for (int j = 0; j < agency->identities_size(); ++j) {
       const std::string& identity = agency->identities(j);
       std::string field = absl::StrCat(at, ".identities[", j, "]");
       if (identity.find("://") == std::string::npos) {
-        return Bad(field, absl::StrCat("\"", identity,
-                                       "\" is not a URI (certificate URI SAN)"));
+        return Bad(field,
+                   absl::StrCat("\"", identity,
+                                "\" is not a URI (certificate URI SAN)"));
       }
       auto [other, fresh] = by_identity.emplace(identity, i);
       if (!fresh) {
@@ -340,10 +343,13 @@ absl::Status ValidateDelivery(config::v1::GatewayConfig& config) {
   if (deadlines->transition_acknowledge_within_days() == 0) {
     deadlines->set_transition_acknowledge_within_days(14);
   }
-  if (deadlines->scan_interval_ms() == 0) deadlines->set_scan_interval_ms(60000);
+  if (deadlines->scan_interval_ms() == 0)
+    deadlines->set_scan_interval_ms(60000);
   for (int i = 0; i < config.agencies_size(); ++i) {
     const auto& agency = config.agencies(i);
-    if (agency.transport() == "file" && agency.transport_target().empty()) {
+    // With a transport_config the connector's own config names the folder.
+    if (agency.transport() == "file" && !agency.has_transport_config() &&
+        agency.transport_target().empty()) {
       return Bad(absl::StrCat("agencies[", i, "].transport_target"),
                  "the file transport needs a folder");
     }
@@ -400,7 +406,8 @@ absl::StatusOr<GatewayConfig> ParseConfig(absl::string_view text, bool json,
     // nlohmann reports syntax errors with a position; protobuf's JSON parser
     // then maps fields and rejects unknown ones.
     try {
-      nlohmann::json syntax_check = nlohmann::json::parse(text.begin(), text.end());
+      nlohmann::json syntax_check =
+          nlohmann::json::parse(text.begin(), text.end());
       (void)syntax_check;
     } catch (const nlohmann::json::parse_error& e) {
       status = Bad("", e.what(), "BAD_JSON");
@@ -427,9 +434,10 @@ absl::StatusOr<GatewayConfig> ParseConfig(absl::string_view text, bool json,
     // Keep reason and field payloads; prefix the file name for the reader.
     absl::Status wrapped(status.code(),
                          absl::StrCat(name, ": ", status.message()));
-    status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
-      wrapped.SetPayload(url, payload);
-    });
+    status.ForEachPayload(
+        [&](absl::string_view url, const absl::Cord& payload) {
+          wrapped.SetPayload(url, payload);
+        });
     return wrapped;
   }
   return config;

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/common/log.h"
@@ -134,33 +136,66 @@ absl::StatusOr<std::vector<OutboxRow>> DeliveryWorkers::Claim(int limit,
   return claimed;
 }
 
-DeliveryResult DeliveryWorkers::DeliverOne(const OutboxRow& row) const {
-  DeliveryTransport* transport = transports_->Find(row.transport);
+std::vector<DeliveryResult> DeliveryWorkers::DeliverBatch(
+    const std::vector<const OutboxRow*>& rows) const {
+  const OutboxRow& first = *rows.front();
+  DeliveryTransport* transport = transports_->Find(first.transport);
   if (transport == nullptr || !transport->is_push()) {
-    return DeliveryResult::Permanent(absl::StrCat(
-        "no push transport named \"", row.transport, "\" in this gateway"));
+    return std::vector<DeliveryResult>(
+        rows.size(), DeliveryResult::Permanent(
+                         absl::StrCat("no push transport named \"",
+                                      first.transport, "\" in this gateway")));
   }
   const Agency* recipient =
-      context_->directory->FindByRegistryCode(row.recipient);
+      context_->directory->FindByRegistryCode(first.recipient);
   if (recipient == nullptr) {
-    return DeliveryResult::Permanent(absl::StrCat(
-        "recipient ", row.recipient, " is not configured any more"));
+    return std::vector<DeliveryResult>(
+        rows.size(),
+        DeliveryResult::Permanent(absl::StrCat("recipient ", first.recipient,
+                                               " is not configured any more")));
   }
-  return transport->Deliver(row, *recipient);
+  std::vector<DeliveryResult> results =
+      transport->DeliverBatch(rows, *recipient);
+  results.resize(rows.size(),
+                 DeliveryResult::Retryable("the transport reported no result"));
+  return results;
 }
 
 absl::StatusOr<int> DeliveryWorkers::RunOnce(int worker) {
   SILD_ASSIGN_OR_RETURN(std::vector<OutboxRow> rows,
                         Claim(options_.claim_batch, worker));
   if (rows.empty()) return 0;
-  std::vector<Outcome> outcomes;
-  outcomes.reserve(rows.size());
-  for (const OutboxRow& row : rows) {
+  std::vector<Outcome> outcomes(rows.size());
+  // Rows for the same recipient over the same transport go as one batch, so
+  // transports with asynchronous acknowledgements keep many in flight; the
+  // claim order is kept within a batch.
+  std::map<std::pair<std::string, std::string>, std::vector<size_t>> batches;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    outcomes[i].row = &rows[i];
+    batches[{rows[i].transport, rows[i].recipient}].push_back(i);
+  }
+  for (const auto& [key, positions] : batches) {
     if (stopping_.load()) {
-      outcomes.push_back({&row, DeliveryResult::Delivered(), true});
+      for (size_t i : positions) outcomes[i].released = true;
       continue;
     }
-    outcomes.push_back({&row, DeliverOne(row), false});
+    const DeliveryTransport* transport = transports_->Find(key.first);
+    if (transport != nullptr && transport->pipelines()) {
+      std::vector<const OutboxRow*> batch;
+      for (size_t i : positions) batch.push_back(&rows[i]);
+      std::vector<DeliveryResult> results = DeliverBatch(batch);
+      for (size_t j = 0; j < positions.size(); ++j) {
+        outcomes[positions[j]].result = std::move(results[j]);
+      }
+      continue;
+    }
+    for (size_t i : positions) {
+      if (stopping_.load()) {
+        outcomes[i].released = true;
+        continue;
+      }
+      outcomes[i].result = std::move(DeliverBatch({&rows[i]}).front());
+    }
   }
   SILD_RETURN_IF_ERROR(Record(OwnerFor(worker), outcomes));
   return static_cast<int>(rows.size());

@@ -112,14 +112,16 @@ class DeliveryWorkers {
 
  private:
   struct Outcome {
-    const OutboxRow* row;
+    const OutboxRow* row = nullptr;
     DeliveryResult result;
     // Not attempted (stopping): the claim is handed back.
     bool released = false;
   };
 
   std::string OwnerFor(int worker) const;
-  DeliveryResult DeliverOne(const OutboxRow& row) const;
+  // One recipient's rows over one transport, a result per row.
+  std::vector<DeliveryResult> DeliverBatch(
+      const std::vector<const OutboxRow*>& rows) const;
   absl::Status Record(const std::string& owner,
                       const std::vector<Outcome>& outcomes);
   absl::Duration IdleWait() const;

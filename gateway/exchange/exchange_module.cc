@@ -2,6 +2,7 @@
 
 #include "gateway/common/errors.h"
 #include "gateway/common/log.h"
+#include "gateway/exchange/connector_egress.h"
 #include "gateway/exchange/delivery_runtime.h"
 #include "gateway/exchange/dispatch.h"
 #include "gateway/exchange/exchange_store.h"
@@ -24,9 +25,8 @@ class ExchangeModule final : public GatewayModule {
 
   absl::Status Init(GatewayComponents& components) override {
     if (!components.decide_in_txn) {
-      return MakeError(absl::StatusCode::kFailedPrecondition,
-                       "MODULE_MISSING", "",
-                       "the exchange needs the consent module's decisions");
+      return MakeError(absl::StatusCode::kFailedPrecondition, "MODULE_MISSING",
+                       "", "the exchange needs the consent module's decisions");
     }
     config_ = components.config;
     context_.config = &config_;
@@ -37,7 +37,8 @@ class ExchangeModule final : public GatewayModule {
     context_.decide = components.decide_in_txn;
     context_.record_disclosure = components.record_disclosure;
     router_ = std::make_unique<Router>(&config_, components.directory);
-    referrals_ = std::make_unique<ReferralServiceImpl>(&context_, router_.get());
+    referrals_ =
+        std::make_unique<ReferralServiceImpl>(&context_, router_.get());
     transitions_ =
         std::make_unique<TransitionServiceImpl>(&context_, router_.get());
     notices_ = std::make_unique<WithdrawalNoticeSender>(
@@ -47,6 +48,10 @@ class ExchangeModule final : public GatewayModule {
     ingress_ = std::move(*ingress);
     // Workers and inbox streams hook in here.
     delivery_ = std::make_unique<DeliveryRuntime>(&context_);
+    // Recipients with their own transport and format (connector SDK).
+    auto egress = ConnectorEgress::Create(config_, components.audit_log);
+    if (!egress.ok()) return egress.status();
+    (*egress)->InstallInto(delivery_->transports());
     context_.on_outbox_changed = [this] { OutboxChanged(); };
     return absl::OkStatus();
   }

@@ -21,6 +21,15 @@ DeliveryTransport* TransportRegistry::Find(const std::string& name) const {
   return it == transports_.end() ? nullptr : it->second.get();
 }
 
+std::unique_ptr<DeliveryTransport> TransportRegistry::Release(
+    const std::string& name) {
+  auto it = transports_.find(name);
+  if (it == transports_.end()) return nullptr;
+  std::unique_ptr<DeliveryTransport> transport = std::move(it->second);
+  transports_.erase(it);
+  return transport;
+}
+
 std::vector<std::string> TransportRegistry::names() const {
   std::vector<std::string> out;
   for (const auto& [name, transport] : transports_) out.push_back(name);

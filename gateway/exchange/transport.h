@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "gateway/exchange/exchange_store.h"
 #include "gateway/identity/agency_directory.h"
 
@@ -59,10 +60,28 @@ class DeliveryTransport {
   // The name agencies select in AgencyConfig.transport.
   virtual std::string name() const = 0;
   virtual bool is_push() const { return true; }
+  // True when DeliverBatch keeps several rows in flight at once (a broker
+  // with asynchronous acknowledgements); workers then hand it a recipient's
+  // rows together. Otherwise they deliver row by row, so Stop() waits for
+  // one delivery only.
+  virtual bool pipelines() const { return false; }
   // Delivers `row.envelope` (already minimised for `recipient`) to the
   // recipient's `transport_target`.
   virtual DeliveryResult Deliver(const OutboxRow& row,
                                  const Agency& recipient) = 0;
+  // Several rows for one recipient, one result per row in order. Transports
+  // that pipeline (broker publish acknowledgements) override it; the
+  // default delivers one by one.
+  virtual std::vector<DeliveryResult> DeliverBatch(
+      const std::vector<const OutboxRow*>& rows, const Agency& recipient) {
+    std::vector<DeliveryResult> results;
+    results.reserve(rows.size());
+    for (const OutboxRow* row : rows)
+      results.push_back(Deliver(*row, recipient));
+    return results;
+  }
+  // OK while the far side is reachable; the last connection error otherwise.
+  virtual absl::Status Health() const { return absl::OkStatus(); }
 };
 
 class TransportRegistry {
@@ -78,6 +97,8 @@ class TransportRegistry {
   void Register(std::unique_ptr<DeliveryTransport> transport);
   // nullptr when no transport has that name.
   DeliveryTransport* Find(const std::string& name) const;
+  // Removes and returns the transport of that name (nullptr if none).
+  std::unique_ptr<DeliveryTransport> Release(const std::string& name);
   std::vector<std::string> names() const;
 
  private:

@@ -71,8 +71,14 @@ class GatewayServer::Impl {
     for (const auto& module : modules_) {
       absl::Status status = module->Init(components_);
       if (!status.ok()) {
-        return absl::Status(status.code(),
-                            absl::StrCat(module->name(), ": ", status.message()));
+        // Names the module; keeps the reason code and field payloads.
+        absl::Status named(status.code(),
+                           absl::StrCat(module->name(), ": ", status.message()));
+        status.ForEachPayload(
+            [&named](absl::string_view type_url, const absl::Cord& payload) {
+              named.SetPayload(type_url, payload);
+            });
+        return named;
       }
     }
     store_->Start();
