@@ -65,9 +65,10 @@ absl::StatusOr<PersonalCode> ParsePersonalCode(absl::string_view code,
   }
   int check = EstonianCheckDigit(code.substr(0, 10));
   if (check != Digit(code, 10)) {
+    // The right digit is not told: the error would complete a guessed code.
     return InvalidField(kReason, field,
-                        absl::StrCat("check digit is ", Digit(code, 10),
-                                     ", expected ", check));
+                        "the check digit does not match the other ten digits "
+                        "(mistyped?)");
   }
   return PersonalCode{std::string(code), date, g % 2 == 1 ? Sex::kMale
                                                            : Sex::kFemale};
