@@ -107,9 +107,18 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
     if (queue) AddCategories(permitted, draft.mutable_categories());
     draft.set_outcome(queue ? sild::v1::AUDIT_OUTCOME_ALLOW
                             : sild::v1::AUDIT_OUTCOME_DENY);
-    draft.set_reason_code(std::string(decision.reason_code()));
     draft.set_counterparty(recipient->ref.registry_code());
-    draft.set_detail(decision.detail);
+    if (queue && !decision.allow) {
+      // Sent without a basis for personal data: only ids and status travel.
+      // A reason of its own keeps a refusal code off an ALLOW record.
+      draft.set_reason_code("OPERATIONAL_ONLY");
+      draft.set_detail(absl::StrCat(
+          "Only operational data (ids, status) sent; personal data withheld (",
+          decision.reason_code(), "): ", decision.detail));
+    } else {
+      draft.set_reason_code(std::string(decision.reason_code()));
+      draft.set_detail(decision.detail);
+    }
     SILD_ASSIGN_OR_RETURN(last_record,
                           context.audit_log->Append(txn, std::move(draft)));
 

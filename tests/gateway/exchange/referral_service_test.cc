@@ -3,6 +3,7 @@
 #include "gateway/exchange/referral_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "gateway/audit/audit_log.h"
 #include "gateway/server/grpc_status.h"
 #include "gateway/server/server.h"
 #include "gmock/gmock.h"
@@ -319,6 +320,27 @@ TEST_F(ReferralServiceTest, LifecycleIsEnforcedAndTravelsBack) {
   Referral received;
   ASSERT_TRUE(Get("social-services", id, &received).status.ok());
   EXPECT_EQ(received.status(), sild::v1::REFERRAL_STATUS_WITHDRAWN);
+
+  // Status updates sent back without a basis for personal data are audited
+  // as operational-only disclosures, never with a refusal code on an ALLOW.
+  server_->Shutdown(absl::Seconds(5));
+  auto sql = SqliteConnection::Open(dir_ + "/sild.db", {});
+  ASSERT_TRUE(sql.ok()) << sql.status();
+  auto records = AuditLog::ReadRecords(**sql, "sild-test", 1, 0);
+  ASSERT_TRUE(records.ok()) << records.status();
+  int status_disclosures = 0;
+  for (const sild::v1::AuditRecord& r : *records) {
+    if (r.action() != sild::v1::AUDIT_ACTION_DISCLOSURE ||
+        r.message_kind() != sild::v1::MESSAGE_KIND_REFERRAL_STATUS) {
+      continue;
+    }
+    ++status_disclosures;
+    EXPECT_EQ(r.outcome(), sild::v1::AUDIT_OUTCOME_ALLOW);
+    EXPECT_THAT(r.reason_code(),
+                ::testing::AnyOf("OPERATIONAL_ONLY", "OK", "OK_MINIMISED"))
+        << r.detail();
+  }
+  EXPECT_EQ(status_disclosures, 3);
 }
 
 TEST_F(ReferralServiceTest, BadInputNamesTheField) {
