@@ -21,7 +21,7 @@ class ExchangeModule final : public GatewayModule {
  public:
   std::string name() const override { return "exchange"; }
 
-  std::vector<Migration> Migrations() const override { return {Schema()}; }
+  std::vector<Migration> Migrations() const override { return Schemas(); }
 
   absl::Status Init(GatewayComponents& components) override {
     if (!components.decide_in_txn) {

@@ -26,6 +26,8 @@ namespace sild::exchange {
 
 // Schema version 4.
 Migration Schema();
+// Schema() and the later exchange migrations, in order.
+std::vector<Migration> Schemas();
 
 // Party roles in message_parties.
 inline constexpr char kRoleSender[] = "sender";

@@ -67,6 +67,11 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
   std::unique_ptr<SqliteConnection> connection(new SqliteConnection(db));
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   sqlite3_extended_result_codes(db, 1);
+  // Pages are read through a memory map instead of a pread copy each, and
+  // each connection keeps up to 64 MiB of pages: the store's indexes stay
+  // hot under load. Both are caches; durability is unchanged.
+  SILD_RETURN_IF_ERROR(connection->ExecScript(
+      "PRAGMA mmap_size=268435456; PRAGMA cache_size=-65536;"));
   if (!options.read_only) {
     SILD_ASSIGN_OR_RETURN(auto rows,
                           connection->EnableWal(options.busy_timeout_ms));

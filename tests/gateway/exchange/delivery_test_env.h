@@ -101,8 +101,9 @@ class DeliveryTestEnv {
         config_(Config(dir_, adjust)),
         clock_(DeliveryTestStart()),
         directory_(config_) {
-    auto store = Store::Open(config_.store(), &clock_,
-                             {AuditLog::Schema(), exchange::Schema()});
+    std::vector<Migration> migrations = exchange::Schemas();
+    migrations.push_back(AuditLog::Schema());
+    auto store = Store::Open(config_.store(), &clock_, std::move(migrations));
     EXPECT_TRUE(store.ok()) << store.status();
     if (!store.ok()) return;
     store_ = std::move(*store);
