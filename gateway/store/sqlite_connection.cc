@@ -75,8 +75,11 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
   if (!options.read_only) {
     SILD_ASSIGN_OR_RETURN(auto rows,
                           connection->EnableWal(options.busy_timeout_ms));
+    // Checkpoints every 8000 pages (32 MiB of WAL) instead of 1000: index
+    // pages rewritten by many commits are copied back once, not each time.
     SILD_RETURN_IF_ERROR(connection->ExecScript(
-        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+        " PRAGMA wal_autocheckpoint=8000;"));
     // journal_mode returns the mode in force; verify WAL actually took (it
     // does not on some file systems).
     if (rows.empty() || (rows[0].Text(0) != "wal" && path != ":memory:")) {
