@@ -7,8 +7,11 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/optional.h"
 #include "gateway/common/errors.h"
 
 namespace sild {
@@ -46,7 +49,40 @@ const Agency* AgencyDirectory::FindByRegistryCode(
   return it == by_code_.end() ? nullptr : it->second;
 }
 
-absl::StatusOr<std::vector<std::string>> CertificateUriSans(
+namespace {
+
+// Parsing an X.509 certificate costs OpenSSL 3 a public-key decode through
+// its provider framework (tens of microseconds); every call of an agency
+// presents the same few certificates, so their URIs are remembered by the
+// exact certificate bytes (already verified by the TLS handshake).
+class UriSanCache {
+ public:
+  static UriSanCache& Get() {
+    static UriSanCache* cache = new UriSanCache();
+    return *cache;
+  }
+  absl::optional<std::vector<std::string>> Find(absl::string_view pem) {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(pem);
+    if (it == entries_.end()) return absl::nullopt;
+    return it->second;
+  }
+  void Add(absl::string_view pem, std::vector<std::string> uris) {
+    absl::MutexLock lock(&mu_);
+    // A federation has a bounded number of live certificates; starting
+    // over when full keeps memory bounded whatever clients present.
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+    entries_.emplace(std::string(pem), std::move(uris));
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 4096;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::vector<std::string>> entries_
+      ABSL_GUARDED_BY(mu_);
+};
+
+absl::StatusOr<std::vector<std::string>> ParseCertificateUriSans(
     absl::string_view pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
@@ -67,6 +103,16 @@ absl::StatusOr<std::vector<std::string>> CertificateUriSans(
                       static_cast<size_t>(ASN1_STRING_length(uri)));
   }
   GENERAL_NAMES_free(names);
+  return uris;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> CertificateUriSans(
+    absl::string_view pem) {
+  if (auto cached = UriSanCache::Get().Find(pem)) return *std::move(cached);
+  auto uris = ParseCertificateUriSans(pem);
+  if (uris.ok()) UriSanCache::Get().Add(pem, *uris);
   return uris;
 }
 
@@ -98,10 +144,9 @@ absl::StatusOr<CallerIdentity> IdentifyCaller(
       return CallerIdentity{agency, uri};
     }
   }
-  return unauthenticated(
-      "UNKNOWN_AGENCY",
-      absl::StrCat("no configured agency has the identity ",
-                   absl::StrJoin(*uris, ", ")));
+  return unauthenticated("UNKNOWN_AGENCY",
+                         absl::StrCat("no configured agency has the identity ",
+                                      absl::StrJoin(*uris, ", ")));
 }
 
 }  // namespace sild
