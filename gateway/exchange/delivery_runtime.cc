@@ -38,6 +38,8 @@ void DeliveryRuntime::Start() {
   scanner_->Start();
 }
 
+void DeliveryRuntime::EndStreams() { inbox_->Shutdown(); }
+
 void DeliveryRuntime::Stop() {
   scanner_->Stop();
   inbox_->Shutdown();

@@ -37,6 +37,8 @@ class DeliveryRuntime {
   static std::vector<std::string> ServiceNames();
 
   void Start();
+  // Ends inbox streams (UNAVAILABLE, "shutting down") as shutdown begins.
+  void EndStreams();
   void Stop();
   void OutboxChanged();
 

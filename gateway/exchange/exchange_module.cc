@@ -82,6 +82,9 @@ class ExchangeModule final : public GatewayModule {
       }
     }
   }
+  void BeginShutdown() override {
+    if (delivery_) delivery_->EndStreams();
+  }
   void Stop() override {
     for (auto& runner : ingress_) runner->Stop();
     notices_->Stop();

@@ -63,9 +63,16 @@ class GatewayModule {
   virtual absl::Status Init(GatewayComponents& components) = 0;
   // Services to register; the module keeps ownership.
   virtual std::vector<grpc::Service*> Services() { return {}; }
-  // Fully qualified names for the health service, e.g. "sild.v1.ConsentService".
+  // Fully qualified names for the health service, e.g.
+  // "sild.v1.ConsentService".
   virtual std::vector<std::string> ServiceNames() const { return {}; }
   virtual void Start() {}
+  // Shutdown has begun; the server still serves in-flight calls. End
+  // long-lived streams here with a clear status: the server's drain waits
+  // for every open call, so a stream left open holds shutdown until the
+  // grace period runs out.
+  virtual void BeginShutdown() {}
+  // After the server drained: stop background work; the store is still open.
   virtual void Stop() {}
 };
 

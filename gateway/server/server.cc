@@ -72,8 +72,8 @@ class GatewayServer::Impl {
       absl::Status status = module->Init(components_);
       if (!status.ok()) {
         // Names the module; keeps the reason code and field payloads.
-        absl::Status named(status.code(),
-                           absl::StrCat(module->name(), ": ", status.message()));
+        absl::Status named(status.code(), absl::StrCat(module->name(), ": ",
+                                                       status.message()));
         status.ForEachPayload(
             [&named](absl::string_view type_url, const absl::Cord& payload) {
               named.SetPayload(type_url, payload);
@@ -86,7 +86,8 @@ class GatewayServer::Impl {
   }
 
   absl::Status Start() {
-    SILD_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(config_.tls()));
+    SILD_ASSIGN_OR_RETURN(auto credentials,
+                          MakeServerCredentials(config_.tls()));
     if (config_.audit().signing_key_file().empty() ||
         config_.audit().pseudonym_key_file().empty()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, "INVALID_CONFIG",
@@ -118,11 +119,10 @@ class GatewayServer::Impl {
                                limits.max_concurrent_streams());
     server_ = builder.BuildAndStart();
     if (!server_ || port_ == 0) {
-      return MakeError(absl::StatusCode::kUnavailable, "LISTEN_FAILED",
-                       "listen_address",
-                       absl::StrCat("cannot listen on ",
-                                    config_.listen_address(),
-                                    " (address in use or not local?)"));
+      return MakeError(
+          absl::StatusCode::kUnavailable, "LISTEN_FAILED", "listen_address",
+          absl::StrCat("cannot listen on ", config_.listen_address(),
+                       " (address in use or not local?)"));
     }
     auto* health = server_->GetHealthCheckService();
     health->SetServingStatus(true);
@@ -144,6 +144,9 @@ class GatewayServer::Impl {
       LogInfo("gateway shutting down",
               {{"grace_ms", absl::StrCat(absl::ToInt64Milliseconds(grace))}});
       server_->GetHealthCheckService()->SetServingStatus(false);
+      for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
+        (*it)->BeginShutdown();
+      }
       server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
       server_->Wait();
       for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {

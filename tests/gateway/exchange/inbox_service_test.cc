@@ -4,6 +4,8 @@
 // control holds, nobody else sees the rows, and shutdown ends the stream.
 #include "gateway/exchange/inbox_service.h"
 
+#include <thread>
+
 #include "gateway/server/server.h"
 #include "gateway/server/tls_credentials.h"
 #include "gmock/gmock.h"
@@ -231,12 +233,16 @@ TEST_F(InboxServiceTest, GatewayShutdownEndsTheStream) {
   auto social = Subscribe("social-services");
   ASSERT_TRUE(social->WaitFor(1, absl::Seconds(10)));
   absl::Time started = absl::Now();
-  server_->Shutdown(absl::Milliseconds(500));
+  // A long grace period: the stream must not hold shutdown until it ends.
+  std::thread stopper([this] { server_->Shutdown(absl::Seconds(30)); });
   ASSERT_TRUE(social->WaitDone(absl::Seconds(10)));
   EXPECT_LT(absl::Now() - started, absl::Seconds(5));
-  // The server cancels calls still open after the grace period; the
-  // client sees the connection go (module Stop() runs only after that).
+  // Ended by the exchange module as shutdown began, with a clear status.
   EXPECT_EQ(social->status().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(social->status().error_message(), "shutting down");
+  stopper.join();
+  EXPECT_LT(absl::Now() - started, absl::Seconds(10))
+      << "shutdown waited for the stream's grace period";
 }
 
 // The inbox service alone on a server of the test's own, to see the status
