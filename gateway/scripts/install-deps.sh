@@ -11,6 +11,7 @@ PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libprotoc-dev libabsl-dev libssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpugixml-dev
+  libpq-dev postgresql
   yamllint python3-jsonschema python3-yaml
 )
 

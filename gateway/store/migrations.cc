@@ -10,6 +10,12 @@
 #include "gateway/common/status_macros.h"
 
 namespace sild {
+namespace {
+
+// Advisory lock id of schema migrations on PostgreSQL ("sild" in ASCII).
+constexpr int64_t kMigrationLockKey = 0x73696c64;
+
+}  // namespace
 
 absl::Status ApplyMigrations(SqlConnection& sql,
                              std::vector<Migration> migrations) {
@@ -19,13 +25,24 @@ absl::Status ApplyMigrations(SqlConnection& sql,
             });
   for (size_t i = 1; i < migrations.size(); ++i) {
     if (migrations[i].version == migrations[i - 1].version) {
-      return absl::InternalError(
-          absl::StrCat("two migrations have version ", migrations[i].version));
+      return MakeError(
+          absl::StatusCode::kInternal, "DUPLICATE_MIGRATION", "",
+          absl::StrCat("two migrations have version ", migrations[i].version,
+                       ": \"", migrations[i - 1].name, "\" and \"",
+                       migrations[i].name, "\""));
     }
   }
   SILD_RETURN_IF_ERROR(sql.BeginWrite());
   std::vector<const Migration*> applied_now;
   auto run = [&]() -> absl::Status {
+    if (sql.backend() == "postgres") {
+      // Replicas starting together: the first migrates, the others wait
+      // for its commit and then find every version applied. (SQLite's
+      // BEGIN IMMEDIATE already serialises writers.)
+      SILD_RETURN_IF_ERROR(
+          sql.Query("SELECT pg_advisory_xact_lock(?)", {kMigrationLockKey})
+              .status());
+    }
     SILD_RETURN_IF_ERROR(
         sql.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
                  " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"

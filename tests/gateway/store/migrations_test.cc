@@ -159,6 +159,7 @@ TEST_P(MigrationsTest, DuplicateVersionsAreRefusedBeforeAnythingRuns) {
   absl::Status status = ApplyMigrations(
       *sql_, {LogTable(), Appending(2, "a"), Appending(2, "b")});
   EXPECT_FALSE(status.ok());
+  EXPECT_EQ(ErrorReason(status), "DUPLICATE_MIGRATION");
   EXPECT_NE(status.message().find("version 2"), absl::string_view::npos)
       << status;
   EXPECT_FALSE(TableExists(*sql_, "migration_log"));

@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gateway/store/postgres_connection.h"
 #include "gateway/store/sql.h"
 #include "gateway/store/sqlite_connection.h"
 #include "gtest/gtest.h"
+#include "tests/testing/postgres_server.h"
 #include "tests/testing/test_env.h"
 
 namespace sild::testing {
@@ -48,15 +50,41 @@ class SqliteTestDatabase final : public SqlTestDatabase {
   std::string path_;
 };
 
+// A fresh schema on the binary's PostgreSQL test server per database.
+class PostgresTestDatabase final : public SqlTestDatabase {
+ public:
+  explicit PostgresTestDatabase(std::string dsn) : dsn_(std::move(dsn)) {}
+  absl::StatusOr<std::unique_ptr<SqlConnection>> Connect() override {
+    auto connection = PostgresConnection::Open(dsn_);
+    if (!connection.ok()) return connection.status();
+    return std::unique_ptr<SqlConnection>(std::move(*connection));
+  }
+
+ private:
+  std::string dsn_;
+};
+
+inline SqlBackend PostgresBackend() {
+  return {"Postgres", []() -> absl::StatusOr<std::unique_ptr<SqlTestDatabase>> {
+            auto server = PostgresTestServer::Shared();
+            if (!server.ok()) return server.status();
+            auto dsn = (*server)->NewSchemaDsn();
+            if (!dsn.ok()) return dsn.status();
+            return std::make_unique<PostgresTestDatabase>(*std::move(dsn));
+          }};
+}
+
 inline SqlBackend SqliteBackend() {
   return {"Sqlite", []() -> absl::StatusOr<std::unique_ptr<SqlTestDatabase>> {
             return std::make_unique<SqliteTestDatabase>();
           }};
 }
 
-// Every backend the portable suites run on. A PostgreSQL backend (a database
-// or schema per test, dropped afterwards) is added here with one line.
-inline std::vector<SqlBackend> AllSqlBackends() { return {SqliteBackend()}; }
+// Every backend the portable suites run on: SQLite files and schemas on a
+// real PostgreSQL server (started once per test binary).
+inline std::vector<SqlBackend> AllSqlBackends() {
+  return {SqliteBackend(), PostgresBackend()};
+}
 
 // gtest prints the parameter of a failing test with this.
 inline void PrintTo(const SqlBackend& backend, std::ostream* os) {
