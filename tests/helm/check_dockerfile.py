@@ -27,6 +27,8 @@ import yaml
 NOT_FOR_THE_IMAGE = {
     "ccache", "git", "openssl", "sqlite3", "libbenchmark-dev", "nodejs", "npm",
     "yamllint", "python3-jsonschema", "python3-yaml",
+    # The PostgreSQL server for the store tests; the image is a client.
+    "postgresql",
 }
 # Build-stage -dev package -> runtime package (None: headers, static or
 # build-time only).
