@@ -1,9 +1,12 @@
 #include "gateway/store/store.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/common/errors.h"
+#include "gateway/common/files.h"
 #include "gateway/common/log.h"
 #include "gateway/common/status_macros.h"
+#include "gateway/store/postgres_connection.h"
 #include "gateway/store/sqlite_connection.h"
 
 namespace sild {
@@ -15,9 +18,31 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   store->config_ = config;
   store->clock_ = clock;
   if (config.has_postgres()) {
-    return MakeError(absl::StatusCode::kUnimplemented, "STORE_UNAVAILABLE",
-                     "store.postgres",
-                     "this build's store supports SQLite only");
+    store->backend_ = "postgres";
+    if (!config.postgres().dsn_file().empty()) {
+      auto dsn = ReadFileToString(config.postgres().dsn_file());
+      if (!dsn.ok()) {
+        return MakeError(
+            absl::StatusCode::kFailedPrecondition, "STORE_UNAVAILABLE",
+            "store.postgres.dsn_file",
+            absl::StrCat("cannot read ", config.postgres().dsn_file(), ": ",
+                         dsn.status().message()));
+      }
+      store->dsn_ = std::string(absl::StripAsciiWhitespace(*dsn));
+    } else {
+      store->dsn_ = config.postgres().dsn();
+    }
+    SILD_ASSIGN_OR_RETURN(
+        store->cipher_, PayloadCipher::FromKeyFile(config.payload_key_file()));
+    SILD_ASSIGN_OR_RETURN(store->write_connection_,
+                          store->NewConnection(/*read_only=*/false));
+    SILD_RETURN_IF_ERROR(
+        ApplyMigrations(*store->write_connection_, std::move(migrations)));
+    store->writer_ =
+        std::make_unique<GroupCommitter>(store->write_connection_.get(), clock);
+    // The DSN may hold a password: only that the store is open is logged.
+    LogInfo("store opened", {{"backend", store->backend_}});
+    return store;
   }
   store->backend_ = "sqlite";
   const std::string& path = config.sqlite().path();
@@ -47,6 +72,11 @@ Store::~Store() { Close(); }
 
 absl::StatusOr<std::unique_ptr<SqlConnection>> Store::NewConnection(
     bool read_only) {
+  if (backend_ == "postgres") {
+    // Read connections only run BeginRead transactions (READ ONLY).
+    SILD_ASSIGN_OR_RETURN(auto connection, PostgresConnection::Open(dsn_));
+    return std::unique_ptr<SqlConnection>(std::move(connection));
+  }
   SqliteConnection::Options options;
   options.busy_timeout_ms = config_.sqlite().busy_timeout_ms() > 0
                                 ? config_.sqlite().busy_timeout_ms()

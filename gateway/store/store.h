@@ -34,7 +34,7 @@ class Store {
   // Opens (creating if needed) the configured database, applies
   // `migrations`, and prepares the writer (not yet started). The SQLite path
   // must name a file (not ":memory:": readers use their own connections);
-  // PostgreSQL is UNIMPLEMENTED in this build.
+  // PostgreSQL takes a libpq DSN (store.postgres.dsn or dsn_file).
   static absl::StatusOr<std::unique_ptr<Store>> Open(
       const config::v1::StoreConfig& config, const Clock* clock,
       std::vector<Migration> migrations);
@@ -63,6 +63,7 @@ class Store {
   config::v1::StoreConfig config_;
   const Clock* clock_ = nullptr;
   std::string backend_;
+  std::string dsn_;  // PostgreSQL only
   std::unique_ptr<PayloadCipher> cipher_;
   std::unique_ptr<SqlConnection> write_connection_;
   std::unique_ptr<GroupCommitter> writer_;

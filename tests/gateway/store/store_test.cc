@@ -219,11 +219,23 @@ TEST_F(StoreTest, DatabaseOfAnotherBuildIsRefused) {
                        "SCHEMA_MISMATCH"));
 }
 
-TEST_F(StoreTest, PostgresIsUnimplementedInThisBuild) {
-  config_.mutable_postgres()->set_dsn("host=localhost dbname=sild");
+TEST_F(StoreTest, UnreachablePostgresIsUnavailableWithoutEchoingTheDsn) {
+  // Port 1 on loopback: nothing listens there.
+  config_.mutable_postgres()->set_dsn(
+      "host=127.0.0.1 port=1 dbname=sild password=secret-1 "
+      "connect_timeout=5");
   auto store = Store::Open(config_, RealClock::Get(), TestSchema());
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_TRUE(HasError(store.status(), absl::StatusCode::kUnavailable,
+                       "STORE_UNAVAILABLE"));
   EXPECT_EQ(ErrorField(store.status()), "store.postgres");
+  EXPECT_EQ(store.status().message().find("secret-1"), std::string::npos)
+      << store.status();
+}
+
+TEST_F(StoreTest, UnreadablePostgresDsnFileIsNamed) {
+  config_.mutable_postgres()->set_dsn_file(dir_ + "/no-such-dsn");
+  auto store = Store::Open(config_, RealClock::Get(), TestSchema());
+  EXPECT_EQ(ErrorField(store.status()), "store.postgres.dsn_file");
 }
 
 TEST_F(StoreTest, InMemoryDatabaseIsRefused) {
