@@ -1,6 +1,7 @@
-// GroupCommitter on a real SQLite file: batching, per-request savepoints,
-// acknowledgement only after COMMIT (and after a SIGKILL), participant
-// callbacks in order, draining on Stop, idle commits.
+// GroupCommitter on a real SQLite file and a real PostgreSQL server:
+// batching, per-request savepoints, acknowledgement only after COMMIT (and
+// after a SIGKILL), participant callbacks in order, draining on Stop, idle
+// commits.
 #include "gateway/store/group_commit.h"
 
 #include <poll.h>
@@ -24,6 +25,7 @@
 #include "gateway/common/clock.h"
 #include "gateway/store/sqlite_connection.h"
 #include "gtest/gtest.h"
+#include "tests/gateway/store/sql_test_backends.h"
 #include "tests/gateway/store/store_test_util.h"
 #include "tests/testing/test_env.h"
 
@@ -132,10 +134,13 @@ GroupCommitter::WriteFn Insert(int64_t id) {
   };
 }
 
-class GroupCommitTest : public ::testing::Test {
+class GroupCommitTest
+    : public ::testing::TestWithParam<sild::testing::SqlBackend> {
  protected:
   void SetUp() override {
-    path_ = sild::testing::MakeTempDir("group-commit") + "/test.db";
+    auto database = GetParam().make_database();
+    ASSERT_TRUE(database.ok()) << database.status();
+    database_ = std::move(*database);
     sql_ = OpenConnection();
     ASSERT_NE(sql_, nullptr);
     ASSERT_TRUE(sql_->Exec("CREATE TABLE item (id BIGINT PRIMARY KEY, "
@@ -143,8 +148,8 @@ class GroupCommitTest : public ::testing::Test {
                     .ok());
   }
 
-  std::unique_ptr<SqliteConnection> OpenConnection() {
-    auto connection = SqliteConnection::Open(path_, {});
+  std::unique_ptr<SqlConnection> OpenConnection() {
+    auto connection = database_->Connect();
     EXPECT_TRUE(connection.ok()) << connection.status();
     return connection.ok() ? std::move(*connection) : nullptr;
   }
@@ -178,8 +183,8 @@ class GroupCommitTest : public ::testing::Test {
     return ids;
   }
 
-  std::string path_;
-  std::unique_ptr<SqliteConnection> sql_;
+  std::unique_ptr<sild::testing::SqlTestDatabase> database_;
+  std::unique_ptr<SqlConnection> sql_;
   ManualClock clock_{absl::FromUnixSeconds(1767225600)};
   EventLog log_;
   std::vector<std::unique_ptr<TxnParticipant>> participants_;
@@ -187,7 +192,7 @@ class GroupCommitTest : public ::testing::Test {
   std::unique_ptr<GroupCommitter> committer_;
 };
 
-TEST_F(GroupCommitTest, ConcurrentSubmitsFromManyThreadsShareOneBatch) {
+TEST_P(GroupCommitTest, ConcurrentSubmitsFromManyThreadsShareOneBatch) {
   GroupCommitter& committer = StartCommitter();
   WriterGate gate;
   Outcomes outcomes;
@@ -218,7 +223,7 @@ TEST_F(GroupCommitTest, ConcurrentSubmitsFromManyThreadsShareOneBatch) {
   EXPECT_EQ(committer.batches(), 2);
 }
 
-TEST_F(GroupCommitTest, MaxBatchBoundsATransaction) {
+TEST_P(GroupCommitTest, MaxBatchBoundsATransaction) {
   GroupCommitter::Options options;
   options.max_batch = 16;
   GroupCommitter& committer = StartCommitter(options);
@@ -235,7 +240,7 @@ TEST_F(GroupCommitTest, MaxBatchBoundsATransaction) {
   EXPECT_EQ(CommittedIds().size(), 100u);
 }
 
-TEST_F(GroupCommitTest, DoneRunsOnlyAfterTheBatchCommitted) {
+TEST_P(GroupCommitTest, DoneRunsOnlyAfterTheBatchCommitted) {
   GroupCommitter& committer = StartCommitter();
   WriterGate gate;
   Outcomes outcomes;
@@ -261,7 +266,7 @@ TEST_F(GroupCommitTest, DoneRunsOnlyAfterTheBatchCommitted) {
   EXPECT_EQ(visible_in_done.load(), kRequests);
 }
 
-TEST_F(GroupCommitTest, FailingRequestIsRolledBackAloneWithItsOwnError) {
+TEST_P(GroupCommitTest, FailingRequestIsRolledBackAloneWithItsOwnError) {
   GroupCommitter& committer = StartCommitter();
   WriterGate gate;
   Outcomes outcomes;
@@ -295,7 +300,7 @@ TEST_F(GroupCommitTest, FailingRequestIsRolledBackAloneWithItsOwnError) {
   EXPECT_EQ(CommittedIds(), (std::set<int64_t>{1, 3, 5}));
 }
 
-TEST_F(GroupCommitTest, AfterCommitHooksRunOnlyForCommittedRequests) {
+TEST_P(GroupCommitTest, AfterCommitHooksRunOnlyForCommittedRequests) {
   GroupCommitter& committer = StartCommitter();
   WriterGate gate;
   Outcomes outcomes;
@@ -317,7 +322,7 @@ TEST_F(GroupCommitTest, AfterCommitHooksRunOnlyForCommittedRequests) {
   EXPECT_EQ(hooks.events(), (std::vector<std::string>{"hook1", "hook3"}));
 }
 
-TEST_F(GroupCommitTest, ParticipantsAreToldInOrder) {
+TEST_P(GroupCommitTest, ParticipantsAreToldInOrder) {
   EventLog& log = log_;
   AddParticipant<RecordingParticipant>("p", &log_);
   AddParticipant<RecordingParticipant>("q", &log_);
@@ -362,7 +367,7 @@ TEST_F(GroupCommitTest, ParticipantsAreToldInOrder) {
                 "done:b:NOT_FOUND", "done:c:OK"}));
 }
 
-TEST_F(GroupCommitTest, BeforeCommitErrorRollsBackTheWholeBatch) {
+TEST_P(GroupCommitTest, BeforeCommitErrorRollsBackTheWholeBatch) {
   EventLog& log = log_;
   AddParticipant<RecordingParticipant>("p", &log_);
   auto& checkpointer = AddParticipant<RecordingParticipant>("q", &log_);
@@ -406,7 +411,7 @@ TEST_F(GroupCommitTest, BeforeCommitErrorRollsBackTheWholeBatch) {
   EXPECT_EQ(CommittedIds(), (std::set<int64_t>{9}));
 }
 
-TEST_F(GroupCommitTest, StopDrainsQueuedWorkThenRefusesNewWork) {
+TEST_P(GroupCommitTest, StopDrainsQueuedWorkThenRefusesNewWork) {
   GroupCommitter& committer = StartCommitter();
   WriterGate gate;
   Outcomes outcomes;
@@ -449,7 +454,7 @@ TEST_F(GroupCommitTest, StopDrainsQueuedWorkThenRefusesNewWork) {
   EXPECT_EQ(CommittedIds().count(1000000) + CommittedIds().count(1000001), 0u);
 }
 
-TEST_F(GroupCommitTest, NotStartedWriterRefusesAndStopsCleanly) {
+TEST_P(GroupCommitTest, NotStartedWriterRefusesAndStopsCleanly) {
   GroupCommitter committer(sql_.get(), RealClock::Get());
   EXPECT_TRUE(HasError(committer.Run(Insert(1)), absl::StatusCode::kUnavailable,
                        "STORE_STOPPED"));
@@ -503,7 +508,7 @@ class IdleCheckpointer : public TxnParticipant {
   absl::Time batch_time_ ABSL_GUARDED_BY(mu_);
 };
 
-TEST_F(GroupCommitTest, IdleCommitRunsWhenAParticipantAsks) {
+TEST_P(GroupCommitTest, IdleCommitRunsWhenAParticipantAsks) {
   const absl::Time start = clock_.Now();
   auto& checkpointer = AddParticipant<IdleCheckpointer>();
   GroupCommitter::Options options;
@@ -537,7 +542,7 @@ TEST_F(GroupCommitTest, IdleCommitRunsWhenAParticipantAsks) {
   EXPECT_EQ(committer_->requests(), 0);
 }
 
-TEST_F(GroupCommitTest, RunFromManyThreadsReturnsOnlyDurableWrites) {
+TEST_P(GroupCommitTest, RunFromManyThreadsReturnsOnlyDurableWrites) {
   GroupCommitter& committer = StartCommitter();
   constexpr int kThreads = 8;
   constexpr int kPerThread = 25;
@@ -567,8 +572,9 @@ TEST_F(GroupCommitTest, RunFromManyThreadsReturnsOnlyDurableWrites) {
 
 // The child: writes from four threads through a committer and reports each
 // acknowledged id on `ack_fd`, until it is killed.
-[[noreturn]] void WriteUntilKilled(const std::string& path, int ack_fd) {
-  auto connection = SqliteConnection::Open(path, {});
+[[noreturn]] void WriteUntilKilled(sild::testing::SqlTestDatabase& database,
+                                   int ack_fd) {
+  auto connection = database.Connect();
   if (!connection.ok()) _exit(2);
   GroupCommitter committer(connection->get(), RealClock::Get());
   committer.Start();
@@ -592,15 +598,15 @@ TEST_F(GroupCommitTest, RunFromManyThreadsReturnsOnlyDurableWrites) {
   _exit(0);
 }
 
-TEST_F(GroupCommitTest, AcknowledgedWritesSurviveSigkill) {
-  sql_.reset();  // nothing of SQLite's is open across fork()
+TEST_P(GroupCommitTest, AcknowledgedWritesSurviveSigkill) {
+  sql_.reset();  // no database connection is open across fork()
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     close(fds[0]);
-    WriteUntilKilled(path_, fds[1]);
+    WriteUntilKilled(*database_, fds[1]);
   }
   close(fds[1]);
 
@@ -640,10 +646,12 @@ TEST_F(GroupCommitTest, AcknowledgedWritesSurviveSigkill) {
 
   auto reopened = OpenConnection();
   ASSERT_NE(reopened, nullptr);
-  auto check = reopened->Query("PRAGMA integrity_check", {});
-  ASSERT_TRUE(check.ok()) << check.status();
-  ASSERT_EQ(check->size(), 1u);
-  EXPECT_EQ((*check)[0].Text(0), "ok");
+  if (reopened->backend() == "sqlite") {
+    auto check = reopened->Query("PRAGMA integrity_check", {});
+    ASSERT_TRUE(check.ok()) << check.status();
+    ASSERT_EQ(check->size(), 1u);
+    EXPECT_EQ((*check)[0].Text(0), "ok");
+  }
   std::set<int64_t> committed = CommittedIds();
   int missing = 0;
   for (int64_t id : acknowledged) missing += committed.count(id) == 0;
@@ -651,6 +659,10 @@ TEST_F(GroupCommitTest, AcknowledgedWritesSurviveSigkill) {
                         << " acknowledged writes";
   EXPECT_GE(committed.size(), acknowledged.size());
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, GroupCommitTest,
+                         ::testing::ValuesIn(sild::testing::AllSqlBackends()),
+                         sild::testing::SqlBackendName);
 
 }  // namespace
 }  // namespace sild
