@@ -1,6 +1,6 @@
-// Store: the facade the gateway uses. Opening applies migrations to a new
-// file, reads are snapshots that refuse writes, Close drains and is final,
-// data survives a reopen, and unsupported configurations fail clearly.
+// Store: the facade the gateway uses, on SQLite and PostgreSQL. Opening
+// applies migrations, reads are snapshots that refuse writes, Close drains
+// and is final, data survives a reopen, and bad configurations fail clearly.
 #include "gateway/store/store.h"
 
 #include <atomic>
@@ -16,6 +16,7 @@
 #include "gateway/common/errors.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/store/store_test_util.h"
+#include "tests/testing/postgres_server.h"
 #include "tests/testing/test_env.h"
 
 namespace sild {
@@ -38,15 +39,25 @@ GroupCommitter::WriteFn InsertNote(int64_t id) {
   };
 }
 
-class StoreTest : public ::testing::Test {
+// Parameterised by backend: "Sqlite" (a file) or "Postgres" (a fresh schema
+// on the binary's PostgreSQL test server).
+class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     dir_ = sild::testing::MakeTempDir("store");
     std::ofstream(dir_ + "/payload.key")
         << "000102030405060708090a0b0c0d0e0f"
            "101112131415161718191a1b1c1d1e1f\n";
-    config_.mutable_sqlite()->set_path(dir_ + "/sild.db");
-    config_.mutable_sqlite()->set_busy_timeout_ms(2000);
+    if (GetParam() == "Postgres") {
+      auto server = sild::testing::PostgresTestServer::Shared();
+      ASSERT_TRUE(server.ok()) << server.status();
+      auto dsn = (*server)->NewSchemaDsn();
+      ASSERT_TRUE(dsn.ok()) << dsn.status();
+      config_.mutable_postgres()->set_dsn(*dsn);
+    } else {
+      config_.mutable_sqlite()->set_path(dir_ + "/sild.db");
+      config_.mutable_sqlite()->set_busy_timeout_ms(2000);
+    }
     config_.set_payload_key_file(dir_ + "/payload.key");
   }
 
@@ -74,7 +85,10 @@ class StoreTest : public ::testing::Test {
   config::v1::StoreConfig config_;
 };
 
-TEST_F(StoreTest, OpenCreatesTheFileAndAppliesMigrations) {
+// What only an SQLite file (or the choice of backend) can show.
+class SqliteStoreTest : public StoreTest {};
+
+TEST_P(SqliteStoreTest, OpenCreatesTheFileAndAppliesMigrations) {
   ASSERT_FALSE(std::filesystem::exists(config_.sqlite().path()));
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
@@ -93,7 +107,7 @@ TEST_F(StoreTest, OpenCreatesTheFileAndAppliesMigrations) {
                   .ok());
 }
 
-TEST_F(StoreTest, WritesAreReadableOnceRunReturns) {
+TEST_P(StoreTest, WritesAreReadableOnceRunReturns) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->writer().Run(InsertNote(1)).ok());
@@ -104,7 +118,7 @@ TEST_F(StoreTest, WritesAreReadableOnceRunReturns) {
   EXPECT_EQ(*store->cipher().Open(*sealed, "note:1"), "payload");
 }
 
-TEST_F(StoreTest, ReadSeesOneSnapshotWhileTheWriterCommits) {
+TEST_P(StoreTest, ReadSeesOneSnapshotWhileTheWriterCommits) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->writer().Run(InsertNote(1)).ok());
@@ -121,7 +135,7 @@ TEST_F(StoreTest, ReadSeesOneSnapshotWhileTheWriterCommits) {
   EXPECT_EQ(CountNotes(*store), 3);
 }
 
-TEST_F(StoreTest, ReadPassesOnTheCallbacksError) {
+TEST_P(StoreTest, ReadPassesOnTheCallbacksError) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->Read([](SqlConnection&) {
@@ -132,7 +146,7 @@ TEST_F(StoreTest, ReadPassesOnTheCallbacksError) {
   EXPECT_EQ(CountNotes(*store), 0);
 }
 
-TEST_F(StoreTest, ReadConnectionsRefuseWrites) {
+TEST_P(StoreTest, ReadConnectionsRefuseWrites) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
   absl::Status status = store->Read([](SqlConnection& sql) {
@@ -142,7 +156,7 @@ TEST_F(StoreTest, ReadConnectionsRefuseWrites) {
   EXPECT_EQ(CountNotes(*store), 0);
 }
 
-TEST_F(StoreTest, ConcurrentReadersBesideTheWriterSeeOnlyGrowth) {
+TEST_P(StoreTest, ConcurrentReadersBesideTheWriterSeeOnlyGrowth) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
   std::atomic<bool> writing{true};
@@ -167,7 +181,7 @@ TEST_F(StoreTest, ConcurrentReadersBesideTheWriterSeeOnlyGrowth) {
   EXPECT_EQ(CountNotes(*store), 100);
 }
 
-TEST_F(StoreTest, CloseDrainsIsIdempotentAndIsFinal) {
+TEST_P(StoreTest, CloseDrainsIsIdempotentAndIsFinal) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
   std::atomic<int> committed{0};
@@ -192,7 +206,7 @@ TEST_F(StoreTest, CloseDrainsIsIdempotentAndIsFinal) {
   EXPECT_EQ(CountNotes(*reopened), 20);
 }
 
-TEST_F(StoreTest, ReopeningKeepsDataAndAddsNewMigrations) {
+TEST_P(StoreTest, ReopeningKeepsDataAndAddsNewMigrations) {
   {
     auto store = OpenStore();
     ASSERT_NE(store, nullptr);
@@ -211,7 +225,7 @@ TEST_F(StoreTest, ReopeningKeepsDataAndAddsNewMigrations) {
                   .ok());
 }
 
-TEST_F(StoreTest, DatabaseOfAnotherBuildIsRefused) {
+TEST_P(StoreTest, DatabaseOfAnotherBuildIsRefused) {
   { ASSERT_NE(OpenStore(), nullptr); }
   auto store = Store::Open(config_, RealClock::Get(),
                            {{1, "renamed", "CREATE TABLE x (id BIGINT)"}});
@@ -219,7 +233,7 @@ TEST_F(StoreTest, DatabaseOfAnotherBuildIsRefused) {
                        "SCHEMA_MISMATCH"));
 }
 
-TEST_F(StoreTest, UnreachablePostgresIsUnavailableWithoutEchoingTheDsn) {
+TEST_P(SqliteStoreTest, UnreachablePostgresIsUnavailableWithoutEchoingTheDsn) {
   // Port 1 on loopback: nothing listens there.
   config_.mutable_postgres()->set_dsn(
       "host=127.0.0.1 port=1 dbname=sild password=secret-1 "
@@ -232,13 +246,13 @@ TEST_F(StoreTest, UnreachablePostgresIsUnavailableWithoutEchoingTheDsn) {
       << store.status();
 }
 
-TEST_F(StoreTest, UnreadablePostgresDsnFileIsNamed) {
+TEST_P(SqliteStoreTest, UnreadablePostgresDsnFileIsNamed) {
   config_.mutable_postgres()->set_dsn_file(dir_ + "/no-such-dsn");
   auto store = Store::Open(config_, RealClock::Get(), TestSchema());
   EXPECT_EQ(ErrorField(store.status()), "store.postgres.dsn_file");
 }
 
-TEST_F(StoreTest, InMemoryDatabaseIsRefused) {
+TEST_P(SqliteStoreTest, InMemoryDatabaseIsRefused) {
   // Each connection would get its own empty database: readers would never
   // see a write.
   config_.mutable_sqlite()->set_path(":memory:");
@@ -248,7 +262,7 @@ TEST_F(StoreTest, InMemoryDatabaseIsRefused) {
   EXPECT_EQ(ErrorField(store.status()), "store.sqlite.path");
 }
 
-TEST_F(StoreTest, BadKeyFileFailsTheOpen) {
+TEST_P(SqliteStoreTest, BadKeyFileFailsTheOpen) {
   std::ofstream(dir_ + "/payload.key", std::ios::trunc) << "too short\n";
   auto store = Store::Open(config_, RealClock::Get(), TestSchema());
   EXPECT_TRUE(HasError(store.status(), absl::StatusCode::kFailedPrecondition,
@@ -256,6 +270,12 @@ TEST_F(StoreTest, BadKeyFileFailsTheOpen) {
   EXPECT_FALSE(std::filesystem::exists(config_.sqlite().path()))
       << "nothing is created before the key is known good";
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values("Sqlite", "Postgres"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Backends, SqliteStoreTest, ::testing::Values("Sqlite"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace sild
