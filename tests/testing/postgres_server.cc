@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/test_env.h"
 
 namespace sild::testing {
 namespace {
@@ -125,13 +127,32 @@ absl::Status PostgresTestServer::Start() {
         absl::StrCat("initdb failed (", init.exit_code, "): ", init.err));
   }
   port_ = FreeLoopbackPort();
+  // TLS with the development PKI's gateway certificate (SAN localhost and
+  // 127.0.0.1, issued by the federation CA): clients may verify it with
+  // sslmode=verify-full. The key must belong to the server's user, 0600.
+  const std::string pki = TestPkiDir();
+  for (const char* name : {"gateway.crt", "gateway.key"}) {
+    std::filesystem::copy_file(
+        pki + "/" + name, data_dir_ + "/" + name,
+        std::filesystem::copy_options::overwrite_existing);
+    chmod((data_dir_ + "/" + name).c_str(), 0600);
+    if (!run_as_.empty()) {
+      const passwd* user = getpwnam(run_as_.c_str());
+      if (chown((data_dir_ + "/" + name).c_str(), user->pw_uid, user->pw_gid) !=
+          0) {
+        return absl::InternalError("cannot hand the TLS key to postgres");
+      }
+    }
+  }
   // fsync off: these servers hold test data only; the store's durability
   // on power loss is PostgreSQL's own.
   process_ = std::make_unique<BackgroundProcess>(
       with_prefix({bin_dir_ + "/postgres", "-D", data_dir_ + "/data", "-k",
                    data_dir_, "-p", absl::StrCat(port_), "-c",
                    "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
-                   "max_connections=200"}),
+                   "max_connections=200", "-c", "ssl=on", "-c",
+                   "ssl_cert_file=" + data_dir_ + "/gateway.crt", "-c",
+                   "ssl_key_file=" + data_dir_ + "/gateway.key"}),
       data_dir_ + "/server.log");
   absl::Time deadline = absl::Now() + absl::Seconds(60);
   std::string dsn = Dsn("postgres");
