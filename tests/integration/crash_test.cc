@@ -342,42 +342,17 @@ TEST_F(CrashTest, AcknowledgedReferralsSurviveSigkillExactlyOnce) {
   // The recipient's view: its inbox, de-duplicated by message id.
   bool inbox_served = false;
   {
-    auto channel = Channel(port_, "social-services");
-    auto inbox = sild::v1::InboxService::NewStub(channel);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-    sild::v1::SubscribeRequest request;
-    auto reader = inbox->Subscribe(&context, request);
-    std::set<std::string> delivered;
-    std::vector<int64_t> cursors;
-    sild::v1::InboxMessage message;
-    bool stream_open = true;
-    while (delivered.size() < acknowledged_ids.size() &&
-           (stream_open = reader->Read(&message))) {
-      inbox_served = true;
-      delivered.insert(message.envelope().message_id());
-      cursors.push_back(message.cursor());
-      if (cursors.size() >= 100) {
-        grpc::ClientContext ack_context;
-        sild::v1::AckRequest ack;
-        for (int64_t c : cursors) ack.add_cursors(c);
-        sild::v1::AckResponse acked;
-        EXPECT_TRUE(inbox->Ack(&ack_context, ack, &acked).ok());
-        cursors.clear();
-      }
-    }
-    // Stop a stream that is still open (we have seen everything); a stream
-    // the server ended keeps its status.
-    if (stream_open) context.TryCancel();
-    grpc::Status status = reader->Finish();
+    testing::InboxDrain inbox = testing::DrainInbox(
+        port_, "social-services", acknowledged_ids.size(), absl::Seconds(20));
+    const grpc::Status& status = inbox.status;
     if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
       std::cout << "inbox service not served: checking the outbox table\n";
     } else {
       inbox_served = true;
-      std::cout << "inbox: " << delivered.size()
+      std::cout << "inbox: " << inbox.distinct.size()
                 << " distinct messages delivered to social services\n";
-      EXPECT_EQ(delivered, acknowledged_ids)
-          << "inbox: " << delivered.size() << " distinct messages, "
+      EXPECT_EQ(inbox.distinct, acknowledged_ids)
+          << "inbox: " << inbox.distinct.size() << " distinct messages, "
           << acknowledged_ids.size() << " acknowledged; stream ended with "
           << status.error_code() << " " << status.error_message();
     }

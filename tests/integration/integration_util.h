@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -19,6 +21,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "sild/v1/consent_service.grpc.pb.h"
+#include "sild/v1/inbox_service.grpc.pb.h"
 #include "sild/v1/referral_service.grpc.pb.h"
 #include "tests/testing/test_env.h"
 
@@ -117,6 +120,46 @@ inline bool GatewayWentAway(grpc::StatusCode code) {
          code == grpc::StatusCode::DEADLINE_EXCEEDED ||
          code == grpc::StatusCode::CANCELLED ||
          code == grpc::StatusCode::UNKNOWN;
+}
+
+// What an agency's inbox stream gave: message ids (distinct, and every one
+// in arrival order) and how the stream ended.
+struct InboxDrain {
+  std::set<std::string> distinct;
+  std::vector<std::string> received;
+  grpc::Status status;
+};
+
+// Subscribes as `who` and reads until `want` distinct messages arrived or
+// the stream ends (`deadline`), acknowledging in batches as a client would.
+inline InboxDrain DrainInbox(int port, const std::string& who, size_t want,
+                             absl::Duration deadline) {
+  auto inbox = sild::v1::InboxService::NewStub(Channel(port, who));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  auto reader = inbox->Subscribe(&context, sild::v1::SubscribeRequest());
+  InboxDrain drain;
+  std::vector<int64_t> cursors;
+  sild::v1::InboxMessage message;
+  bool open = true;
+  while (drain.distinct.size() < want && (open = reader->Read(&message))) {
+    drain.distinct.insert(message.envelope().message_id());
+    drain.received.push_back(message.envelope().message_id());
+    cursors.push_back(message.cursor());
+    if (cursors.size() >= 100) {
+      grpc::ClientContext ack_context;
+      sild::v1::AckRequest ack;
+      for (int64_t c : cursors) ack.add_cursors(c);
+      sild::v1::AckResponse acked;
+      (void)inbox->Ack(&ack_context, ack, &acked);
+      cursors.clear();
+    }
+  }
+  // Stop a stream that is still open (everything wanted arrived); a stream
+  // the server ended keeps its status.
+  if (open) context.TryCancel();
+  drain.status = reader->Finish();
+  return drain;
 }
 
 }  // namespace sild::testing

@@ -221,36 +221,16 @@ TEST_F(ScaleOutTest, KilledReplicaLosesNothingAndEveryChainVerifies) {
 
   // The recipient's view through a surviving replica, de-duplicated by id.
   {
-    auto inbox =
-        sild::v1::InboxService::NewStub(Channel(ports_[0], "social-services"));
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
-    auto reader = inbox->Subscribe(&context, sild::v1::SubscribeRequest());
-    std::set<std::string> delivered;
-    std::vector<int64_t> cursors;
-    sild::v1::InboxMessage message;
-    bool open = true;
-    while (delivered.size() < acknowledged_ids.size() &&
-           (open = reader->Read(&message))) {
-      EXPECT_TRUE(acknowledged_ids.count(message.envelope().message_id()))
-          << "delivered, never acknowledged: "
-          << message.envelope().message_id();
-      delivered.insert(message.envelope().message_id());
-      cursors.push_back(message.cursor());
-      if (cursors.size() >= 50) {
-        grpc::ClientContext ack_context;
-        sild::v1::AckRequest ack;
-        for (int64_t c : cursors) ack.add_cursors(c);
-        sild::v1::AckResponse acked;
-        EXPECT_TRUE(inbox->Ack(&ack_context, ack, &acked).ok());
-        cursors.clear();
-      }
+    testing::InboxDrain inbox =
+        testing::DrainInbox(ports_[0], "social-services",
+                            acknowledged_ids.size(), absl::Seconds(60));
+    for (const std::string& id : inbox.received) {
+      EXPECT_TRUE(acknowledged_ids.count(id))
+          << "delivered, never acknowledged: " << id;
     }
-    if (open) context.TryCancel();
-    grpc::Status status = reader->Finish();
-    EXPECT_EQ(delivered, acknowledged_ids)
-        << delivered.size() << " delivered, " << acknowledged_ids.size()
-        << " acknowledged; stream: " << status.error_message();
+    EXPECT_EQ(inbox.distinct, acknowledged_ids)
+        << inbox.distinct.size() << " delivered, " << acknowledged_ids.size()
+        << " acknowledged; stream: " << inbox.status.error_message();
   }
 
   // Every replica's chain, verified by a survivor.
