@@ -316,7 +316,8 @@ absl::Status ValidateDelivery(config::v1::GatewayConfig& config) {
   auto* d = config.mutable_delivery();
   if (d->max_attempts() < 0 || d->initial_backoff_ms() < 0 ||
       d->max_backoff_ms() < 0 || d->workers() < 0 ||
-      d->inbox_ack_timeout_ms() < 0) {
+      d->inbox_ack_timeout_ms() < 0 || d->lease_ms() < 0 ||
+      d->claim_batch() < 0) {
     return Bad("delivery", "values must not be negative");
   }
   if (d->max_attempts() == 0) d->set_max_attempts(8);
@@ -324,6 +325,8 @@ absl::Status ValidateDelivery(config::v1::GatewayConfig& config) {
   if (d->max_backoff_ms() == 0) d->set_max_backoff_ms(60000);
   if (d->workers() == 0) d->set_workers(2);
   if (d->inbox_ack_timeout_ms() == 0) d->set_inbox_ack_timeout_ms(30000);
+  if (d->lease_ms() == 0) d->set_lease_ms(120000);
+  if (d->claim_batch() == 0) d->set_claim_batch(8);
   if (d->initial_backoff_ms() > d->max_backoff_ms()) {
     return Bad("delivery.initial_backoff_ms",
                "must not exceed delivery.max_backoff_ms");

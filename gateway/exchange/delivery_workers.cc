@@ -65,6 +65,9 @@ DeliveryWorkerOptions DeliveryWorkerOptions::FromConfig(
   if (config.max_backoff_ms() > 0) {
     options.max_backoff = absl::Milliseconds(config.max_backoff_ms());
   }
+  if (config.lease_ms() > 0)
+    options.lease = absl::Milliseconds(config.lease_ms());
+  if (config.claim_batch() > 0) options.claim_batch = config.claim_batch();
   return options;
 }
 
