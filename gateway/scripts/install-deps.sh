@@ -12,6 +12,7 @@ PACKAGES=(
   libprotoc-dev libabsl-dev libssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpugixml-dev
   libpq-dev postgresql
+  libnats-dev librabbitmq-dev librdkafka-dev nats-server rabbitmq-server
   yamllint python3-jsonschema python3-yaml
 )
 
