@@ -204,6 +204,17 @@ absl::StatusOr<std::unique_ptr<ConnectorEgress>> ConnectorEgress::Create(
   return egress;
 }
 
+std::vector<TransportProbe> ConnectorEgress::Probes() const {
+  std::vector<TransportProbe> probes;
+  for (const auto& endpoint : endpoints_) {
+    const connectors::EgressTransport* transport = endpoint->transport.get();
+    probes.push_back(TransportProbe{
+        endpoint->registry_code, sild::v1::TRANSPORT_DIRECTION_EGRESS,
+        endpoint->transport_name, [transport] { return transport->health(); }});
+  }
+  return probes;
+}
+
 void ConnectorEgress::InstallInto(TransportRegistry& registry) {
   std::map<std::string, std::unique_ptr<ConnectorDeliveryTransport>> wrapped;
   for (auto& endpoint : endpoints_) {

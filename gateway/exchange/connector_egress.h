@@ -36,6 +36,7 @@
 #include "connectors/sdk/transport.h"
 #include "gateway/audit/audit_log.h"
 #include "gateway/exchange/transport.h"
+#include "gateway/exchange/transport_health.h"
 #include "sild/config/v1/config.pb.h"
 
 namespace sild::exchange {
@@ -95,6 +96,10 @@ class ConnectorEgress {
   // the same name stays the fallback for agencies without a
   // transport_config).
   void InstallInto(TransportRegistry& registry);
+
+  // One health probe per SDK egress transport; call before InstallInto. The
+  // probes stay valid while the registry they were installed into lives.
+  std::vector<TransportProbe> Probes() const;
 
  private:
   ConnectorEgress() = default;

@@ -1,5 +1,7 @@
 #include "gateway/exchange/delivery_service.h"
 
+#include "gateway/exchange/transport_health.h"
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -110,6 +112,23 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::List(
     }
     return absl::OkStatus();
   }();
+  reactor->Finish(ToGrpcStatus(status, context));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* DeliveryServiceImpl::ListTransports(
+    grpc::CallbackServerContext* context,
+    const sild::v1::ListTransportsRequest* /*request*/,
+    sild::v1::ListTransportsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status = AuthenticateOperator(context, *context_->directory,
+                                             "DeliveryService.ListTransports")
+                            .status();
+  if (status.ok() && context_->transport_health != nullptr) {
+    for (auto& state : context_->transport_health->Snapshot()) {
+      *response->add_transports() = std::move(state);
+    }
+  }
   reactor->Finish(ToGrpcStatus(status, context));
   return reactor;
 }

@@ -17,6 +17,9 @@
 // A row that is not DEAD (already replayed, delivered, refused) is
 // FAILED_PRECONDITION NOT_DEAD_LETTER and nothing changes, so replaying
 // twice never delivers twice. Unknown ids are NOT_FOUND DELIVERY_NOT_FOUND.
+//
+// ListTransports: the latest health probe of every agency's connector
+// transport (broker connections), from the TransportHealthMonitor.
 // Thread-safe.
 #ifndef SILD_GATEWAY_EXCHANGE_DELIVERY_SERVICE_H_
 #define SILD_GATEWAY_EXCHANGE_DELIVERY_SERVICE_H_
@@ -41,6 +44,10 @@ class DeliveryServiceImpl final
       grpc::CallbackServerContext* context,
       const sild::v1::ReplayDeliveryRequest* request,
       sild::v1::ReplayDeliveryResponse* response) override;
+  grpc::ServerUnaryReactor* ListTransports(
+      grpc::CallbackServerContext* context,
+      const sild::v1::ListTransportsRequest* request,
+      sild::v1::ListTransportsResponse* response) override;
 
  private:
   const ExchangeContext* context_;

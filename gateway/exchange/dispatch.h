@@ -37,6 +37,8 @@ using DisclosureRecorder = std::function<absl::Status(
     const std::string& recipient, const std::string& message_id)>;
 
 // What dispatch needs; owned by the exchange module.
+class TransportHealthMonitor;
+
 struct ExchangeContext {
   const config::v1::GatewayConfig* config = nullptr;
   const AgencyDirectory* directory = nullptr;
@@ -47,6 +49,8 @@ struct ExchangeContext {
   DisclosureRecorder record_disclosure;
   // Called after a commit that queued deliveries (wakes workers, inboxes).
   std::function<void()> on_outbox_changed;
+  // Health of the agencies' connector transports (null: none watched).
+  const TransportHealthMonitor* transport_health = nullptr;
 };
 
 struct DispatchRequest {

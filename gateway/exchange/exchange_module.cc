@@ -10,12 +10,17 @@
 #include "gateway/exchange/referral_service.h"
 #include "gateway/exchange/routing.h"
 #include "gateway/exchange/transition_service.h"
+#include "gateway/exchange/transport_health.h"
 #include "gateway/exchange/withdrawal_notices.h"
 #include "gateway/minimise/projector.h"
 #include "gateway/policy/decision.h"
 
 namespace sild::exchange {
 namespace {
+
+// Often enough for a load balancer to steer away within seconds; a probe
+// only reads state the transports' callbacks keep.
+constexpr absl::Duration kTransportProbeInterval = absl::Seconds(2);
 
 class ExchangeModule final : public GatewayModule {
  public:
@@ -51,7 +56,19 @@ class ExchangeModule final : public GatewayModule {
     // Recipients with their own transport and format (connector SDK).
     auto egress = ConnectorEgress::Create(config_, components.audit_log);
     if (!egress.ok()) return egress.status();
+    std::vector<TransportProbe> probes = (*egress)->Probes();
     (*egress)->InstallInto(delivery_->transports());
+    for (const auto& runner : ingress_) {
+      const IngressRunner* r = runner.get();
+      probes.push_back(TransportProbe{r->agency().ref.registry_code(),
+                                      sild::v1::TRANSPORT_DIRECTION_INGRESS,
+                                      r->transport_name(),
+                                      [r] { return r->health(); }});
+    }
+    transport_health_ =
+        std::make_unique<TransportHealthMonitor>(std::move(probes));
+    context_.transport_health = transport_health_.get();
+    components_ = &components;
     context_.on_outbox_changed = [this] { OutboxChanged(); };
     return absl::OkStatus();
   }
@@ -81,11 +98,14 @@ class ExchangeModule final : public GatewayModule {
                   {"error", std::string(status.message())}});
       }
     }
+    if (transport_health_) transport_health_->Start(components_->set_health_status,
+                             kTransportProbeInterval);
   }
   void BeginShutdown() override {
     if (delivery_) delivery_->EndStreams();
   }
   void Stop() override {
+    if (transport_health_) transport_health_->Stop();
     for (auto& runner : ingress_) runner->Stop();
     notices_->Stop();
     delivery_->Stop();
@@ -104,6 +124,9 @@ class ExchangeModule final : public GatewayModule {
   std::unique_ptr<WithdrawalNoticeSender> notices_;
   std::vector<std::unique_ptr<IngressRunner>> ingress_;
   std::unique_ptr<DeliveryRuntime> delivery_;
+  // Declared after what it probes, so it is destroyed (stopped) first.
+  std::unique_ptr<TransportHealthMonitor> transport_health_;
+  const GatewayComponents* components_ = nullptr;
 };
 
 }  // namespace

@@ -46,6 +46,11 @@ class IngressRunner {
   void Stop();
 
   const Agency& agency() const { return *agency_; }
+  const std::string& transport_name() const {
+    return agency_->config.ingress_transport();
+  }
+  // The transport's connection state (see IngressTransport::health).
+  absl::Status health() const { return transport_->health(); }
 
  private:
   IngressRunner() = default;

@@ -53,6 +53,10 @@ struct GatewayComponents {
                              const std::string& recipient,
                              const std::string& message_id)>
       record_disclosure;
+  // Set by the server once it serves, before modules' Start(): publishes a
+  // name's status on the standard gRPC health service (transport health).
+  std::function<void(const std::string& service, bool serving)>
+      set_health_status;
 };
 
 class GatewayModule {

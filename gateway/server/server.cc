@@ -129,6 +129,10 @@ class GatewayServer::Impl {
     for (const auto& name : service_names) {
       health->SetServingStatus(name, true);
     }
+    components_.set_health_status = [health](const std::string& name,
+                                             bool serving) {
+      health->SetServingStatus(name, serving);
+    };
     for (const auto& module : modules_) module->Start();
     LogInfo("gateway listening",
             {{"address", config_.listen_address()},

@@ -238,6 +238,50 @@ absl::Status RunDeliveriesReplay(CommandContext& ctx) {
   return absl::OkStatus();
 }
 
+absl::Status RunTransportsList(CommandContext& ctx) {
+  SILD_RETURN_IF_ERROR(ctx.args.CheckKnown({"unhealthy-fails"}));
+  if (!ctx.args.positionals().empty()) return UsageError("no arguments");
+  SILD_ASSIGN_OR_RETURN(auto channel, ctx.Channel());
+  auto stub = sild::v1::DeliveryService::NewStub(channel);
+  sild::v1::ListTransportsResponse response;
+  auto call = ctx.NewCallContext();
+  grpc::Status status =
+      stub->ListTransports(call.get(), sild::v1::ListTransportsRequest(),
+                           &response);
+  SILD_RETURN_IF_ERROR(FromGrpcStatus(status, call.get()));
+  int unhealthy = 0;
+  ctx.Print(response, [&](std::ostream& out) {
+    if (response.transports().empty()) {
+      out << "no connector transports configured\n";
+    }
+    for (const auto& t : response.transports()) {
+      out << t.registry_code() << "  "
+          << ShortEnumName(sild::v1::TransportDirection_descriptor(),
+                           "TRANSPORT_DIRECTION_", t.direction())
+          << "  " << t.transport() << "  "
+          << (t.healthy() ? "healthy" : "UNAVAILABLE");
+      if (!t.healthy() && !t.detail().empty()) out << ": " << t.detail();
+      out << "\n";
+    }
+  });
+  for (const auto& t : response.transports()) unhealthy += t.healthy() ? 0 : 1;
+  if (unhealthy > 0 && ctx.args.Has("unhealthy-fails")) {
+    return absl::UnavailableError(
+        absl::StrCat(unhealthy, " transport(s) unavailable"));
+  }
+  return absl::OkStatus();
+}
+
+SILD_REGISTER_COMMAND(
+    "transports list", "health of the agencies' broker transports (operators)",
+    "usage: sildctl transports list [--unhealthy-fails]\n\n"
+    "One line per agency connector transport (egress: the gateway delivers\n"
+    "to the agency's broker; ingress: it consumes the agency's messages):\n"
+    "healthy, or UNAVAILABLE with the last connection error. The same state\n"
+    "is on the gRPC health service as sild.transport.<direction>.<code>.\n"
+    "--unhealthy-fails exits non-zero when any transport is unavailable\n"
+    "(for monitoring scripts). Needs an agency with the operator role.",
+    RunTransportsList, {"unhealthy-fails"});
 SILD_REGISTER_COMMAND(
     "inbox watch", "stream your agency's inbox",
     "usage: sildctl inbox watch [--after CURSOR] [--ack] [--count N]\n"
