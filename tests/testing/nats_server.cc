@@ -50,13 +50,7 @@ int FreeLoopbackPort() {
 // The servers of this binary are stopped and removed after the last test.
 class StopAtEnd : public ::testing::Environment {
  public:
-  void TearDown() override {
-    absl::MutexLock lock(&instance_mu);
-    delete plain;
-    delete tls;
-    plain = nullptr;
-    tls = nullptr;
-  }
+  void TearDown() override { NatsTestServer::StopShared(); }
 };
 [[maybe_unused]] ::testing::Environment* const kStopAtEnd =
     ::testing::AddGlobalTestEnvironment(new StopAtEnd);
@@ -81,6 +75,14 @@ absl::StatusOr<NatsTestServer*> NatsTestServer::SharedTls() {
   if (!status.ok()) return status;
   tls = server.release();
   return tls;
+}
+
+void NatsTestServer::StopShared() {
+  absl::MutexLock lock(&instance_mu);
+  delete plain;
+  delete tls;
+  plain = nullptr;
+  tls = nullptr;
 }
 
 NatsTestServer::~NatsTestServer() {

@@ -31,6 +31,9 @@ class NatsTestServer {
   static absl::StatusOr<NatsTestServer*> Shared();
   // The binary's TLS server (client certificates required).
   static absl::StatusOr<NatsTestServer*> SharedTls();
+  // Stops and removes both shared servers (after the last test; a program
+  // without GoogleTest, such as a benchmark, calls it itself).
+  static void StopShared();
   ~NatsTestServer();
 
   int port() const { return port_; }

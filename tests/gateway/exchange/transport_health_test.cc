@@ -212,7 +212,7 @@ TEST_F(TransportHealthGatewayTest, LostEgressShowsInHealthAndSildctl) {
   testing::ProcessResult json =
       Sildctl("auditor", {"--json", "transports", "list"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
-  EXPECT_THAT(json.out, HasSubstr("\"registryCode\":\"75001023\""));
+  EXPECT_THAT(json.out, HasSubstr("\"registry_code\":\"75001023\""));
 
   fs::create_directories(outbox_);
   EXPECT_TRUE(WaitForHealth(service, Serving::SERVING));
