@@ -117,10 +117,13 @@ class Headers {
  public:
   void Add(const std::string& key, const std::string& value) {
     if (value.empty()) return;
+    // Kept here: the table points into these strings.
+    const std::string& k = strings_.emplace_back(key);
+    const std::string& v = strings_.emplace_back(value);
     amqp_table_entry_t entry;
-    entry.key = Bytes(key);
+    entry.key = Bytes(k);
     entry.value.kind = AMQP_FIELD_KIND_UTF8;
-    entry.value.value.bytes = Bytes(value);
+    entry.value.value.bytes = Bytes(v);
     entries_.push_back(entry);
   }
   amqp_table_t table() {
@@ -128,6 +131,7 @@ class Headers {
   }
 
  private:
+  std::deque<std::string> strings_;
   std::vector<amqp_table_entry_t> entries_;
 };
 
@@ -690,10 +694,7 @@ struct AmqpIngressTransport::State {
       item.headers.Add("Sild-Error", text);
       item.headers.Add("Sild-Source-Queue", config.queue());
       std::vector<std::string> errors = dead_letters.Publish(
-          config.dead_letter_exchange(),
-          config.dead_letter_exchange().empty() ? config.dead_letter_queue()
-                                                : config.dead_letter_queue(),
-          items);
+          config.dead_letter_exchange(), config.dead_letter_queue(), items);
       if (errors[0].empty()) {
         rc = amqp_basic_ack(conn, kChannel, v.tag, 0);
       } else {

@@ -1,0 +1,288 @@
+#include "connectors/transports/amqp/amqp_transport.h"
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "connectors/sdk/conformance/transport_conformance.h"
+#include "connectors/sdk/registry.h"
+#include "gateway/common/errors.h"
+#include "gtest/gtest.h"
+#include "tests/testing/rabbitmq_server.h"
+
+namespace sild::connectors {
+namespace {
+
+using conformance::DeadLetter;
+using conformance::TransportConformanceParams;
+using conformance::TransportPair;
+using sild::connectors::v1::AmqpTransportConfig;
+using sild::testing::RabbitMqTestServer;
+
+RabbitMqTestServer* Server() {
+  auto server = RabbitMqTestServer::Shared();
+  EXPECT_TRUE(server.ok()) << server.status();
+  return server.ok() ? *server : nullptr;
+}
+
+// A config on queues of its own, so tests do not see each other's messages.
+AmqpTransportConfig Config(int port, const std::string& name) {
+  AmqpTransportConfig config;
+  config.set_host("127.0.0.1");
+  config.set_port(port);
+  config.set_queue(absl::StrCat("sild.", name, ".in"));
+  config.set_dead_letter_queue(absl::StrCat("sild.", name, ".dead"));
+  config.set_reconnect_wait_ms(100);
+  config.set_confirm_timeout_ms(3000);
+  config.set_connect_timeout_ms(2000);
+  return config;
+}
+
+google::protobuf::Any Pack(const AmqpTransportConfig& config) {
+  google::protobuf::Any any;
+  any.PackFrom(config);
+  return any;
+}
+
+std::string Text(amqp_bytes_t b) {
+  return std::string(static_cast<const char*>(b.bytes), b.len);
+}
+
+std::string Header(const amqp_basic_properties_t& p, const std::string& key) {
+  for (int i = 0; i < p.headers.num_entries; ++i) {
+    if (Text(p.headers.entries[i].key) == key) {
+      return Text(p.headers.entries[i].value.value.bytes);
+    }
+  }
+  return "";
+}
+
+struct Message {
+  std::string message_id;
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+
+// Takes every message off `queue` (basic.get with acks).
+std::vector<Message> Drain(int port, const std::string& queue) {
+  std::vector<Message> messages;
+  amqp_connection_state_t conn = amqp_new_connection();
+  amqp_socket_t* socket = amqp_tcp_socket_new(conn);
+  if (amqp_socket_open(socket, "127.0.0.1", port) != AMQP_STATUS_OK ||
+      amqp_login(conn, "/", 0, AMQP_DEFAULT_FRAME_SIZE, 0,
+                 AMQP_SASL_METHOD_PLAIN, "guest", "guest")
+              .reply_type != AMQP_RESPONSE_NORMAL) {
+    amqp_destroy_connection(conn);
+    ADD_FAILURE() << "cannot connect to the test broker";
+    return messages;
+  }
+  amqp_channel_open(conn, 1);
+  amqp_get_rpc_reply(conn);
+  while (true) {
+    amqp_rpc_reply_t reply =
+        amqp_basic_get(conn, 1, amqp_cstring_bytes(queue.c_str()), 0);
+    if (reply.reply_type != AMQP_RESPONSE_NORMAL ||
+        reply.reply.id != AMQP_BASIC_GET_OK_METHOD) {
+      break;
+    }
+    uint64_t tag =
+        static_cast<amqp_basic_get_ok_t*>(reply.reply.decoded)->delivery_tag;
+    amqp_message_t message;
+    if (amqp_read_message(conn, 1, &message, 0).reply_type !=
+        AMQP_RESPONSE_NORMAL) {
+      break;
+    }
+    Message m;
+    m.message_id = Text(message.properties.message_id);
+    m.body = Text(message.body);
+    for (const char* key :
+         {"Sild-Message-Id", "Sild-Reason", "Sild-Error", "Sild-Kind"}) {
+      m.headers[key] = Header(message.properties, key);
+    }
+    messages.push_back(m);
+    amqp_destroy_message(&message);
+    amqp_basic_ack(conn, 1, tag, 0);
+  }
+  amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+  amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+  amqp_destroy_connection(conn);
+  return messages;
+}
+
+TransportConformanceParams AmqpParams() {
+  TransportConformanceParams params;
+  params.name = "amqp";
+  params.make_pair = []() -> absl::StatusOr<TransportPair> {
+    static int counter = 0;
+    RabbitMqTestServer* server = Server();
+    if (server == nullptr) return absl::UnavailableError("no rabbitmq");
+    AmqpTransportConfig config =
+        Config(server->port(), absl::StrCat("conformance", ++counter));
+    TransportPair pair;
+    auto egress = CreateEgressTransport("amqp", Pack(config), "transport");
+    if (!egress.ok()) return egress.status();
+    auto ingress =
+        CreateIngressTransport("amqp", Pack(config), "ingress_transport");
+    if (!ingress.ok()) return ingress.status();
+    pair.egress = *std::move(egress);
+    pair.ingress = *std::move(ingress);
+    const int port = server->port();
+    pair.dead_letters = [port, config] {
+      std::vector<DeadLetter> dead;
+      for (const Message& m : Drain(port, config.dead_letter_queue())) {
+        dead.push_back({m.headers.at("Sild-Message-Id"), m.body,
+                        absl::StrCat(m.headers.at("Sild-Reason"), ": ",
+                                     m.headers.at("Sild-Error"))});
+      }
+      return dead;
+    };
+    return pair;
+  };
+  params.timeout = absl::Seconds(20);
+  params.settle = absl::Milliseconds(500);
+  return params;
+}
+
+SILD_TRANSPORT_CONFORMANCE(Amqp, AmqpParams());
+
+OutboundMessage Out(const std::string& id, const std::string& bytes) {
+  OutboundMessage message;
+  message.message_id = id;
+  message.kind = "REFERRAL";
+  message.content_type = "application/json";
+  message.bytes = bytes;
+  message.key = "case-7";
+  message.recipient = "75001023";
+  return message;
+}
+
+template <typename F>
+bool WaitFor(F&& condition, absl::Duration timeout = absl::Seconds(20)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!condition() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return condition();
+}
+
+TEST(AmqpTransportTest, PersistentMessagesCarryIdAndHeaders) {
+  RabbitMqTestServer* server = Server();
+  ASSERT_NE(server, nullptr);
+  AmqpTransportConfig config = Config(server->port(), "props");
+  auto egress = AmqpEgressTransport::Create(config);
+  ASSERT_TRUE(egress.ok()) << egress.status();
+  std::vector<OutboundMessage> batch = {Out("m-1", "one"), Out("m-2", "two")};
+  for (const DeliveryResult& r : (*egress)->DeliverBatch(batch)) {
+    EXPECT_EQ(r.outcome, DeliveryResult::kDelivered) << r.error;
+  }
+  std::vector<Message> got = Drain(server->port(), config.queue());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].message_id, "m-1");
+  EXPECT_EQ(got[0].body, "one");
+  EXPECT_EQ(got[0].headers["Sild-Kind"], "REFERRAL");
+  EXPECT_EQ(got[1].message_id, "m-2");
+}
+
+TEST(AmqpTransportTest, UnroutableAndMissingExchangeAreReported) {
+  RabbitMqTestServer* server = Server();
+  ASSERT_NE(server, nullptr);
+  // Default exchange, a routing key no queue has: returned (mandatory).
+  AmqpTransportConfig config = Config(server->port(), "unroutable");
+  config.set_queue("");
+  config.set_routing_key("sild.nobody.listens");
+  auto egress = AmqpEgressTransport::Create(config);
+  ASSERT_TRUE(egress.ok()) << egress.status();
+  DeliveryResult result = (*egress)->Deliver(Out("u-1", "lost?"));
+  EXPECT_EQ(result.outcome, DeliveryResult::kRetryable);
+  EXPECT_NE(result.error.find("unroutable"), std::string::npos) << result.error;
+  // A routable one on the same connection is still confirmed.
+  AmqpTransportConfig good = Config(server->port(), "routable");
+  auto good_egress = AmqpEgressTransport::Create(good);
+  ASSERT_TRUE(good_egress.ok());
+  EXPECT_EQ((*good_egress)->Deliver(Out("u-2", "ok")).outcome,
+            DeliveryResult::kDelivered);
+
+  AmqpTransportConfig missing = Config(server->port(), "missing");
+  missing.set_queue("");
+  missing.set_exchange("sild.no.such.exchange");
+  missing.set_routing_key("x");
+  auto missing_egress = AmqpEgressTransport::Create(missing);
+  ASSERT_TRUE(missing_egress.ok());
+  result = (*missing_egress)->Deliver(Out("u-3", "nowhere"));
+  EXPECT_EQ(result.outcome, DeliveryResult::kRetryable);
+  EXPECT_NE(result.error.find("sild.no.such.exchange"), std::string::npos)
+      << result.error;
+  EXPECT_FALSE((*missing_egress)->health().ok());
+}
+
+TEST(AmqpTransportTest, HealthReportsLostConnectionAndRecovers) {
+  RabbitMqTestServer* server = Server();
+  ASSERT_NE(server, nullptr);
+  AmqpTransportConfig config = Config(server->port(), "health");
+  auto egress = AmqpEgressTransport::Create(config);
+  ASSERT_TRUE(egress.ok());
+  auto ingress = AmqpIngressTransport::Create(config);
+  ASSERT_TRUE(ingress.ok());
+  absl::Mutex mu;
+  std::vector<std::string> ids;
+  ASSERT_TRUE((*ingress)
+                  ->Start([&](const InboundMessage& m,
+                              std::function<void(absl::Status)> done) {
+                    {
+                      absl::MutexLock lock(&mu);
+                      ids.push_back(m.message_id);
+                    }
+                    done(absl::OkStatus());
+                  })
+                  .ok());
+  auto count = [&] {
+    absl::MutexLock lock(&mu);
+    return ids.size();
+  };
+  ASSERT_EQ((*egress)->Deliver(Out("h-1", "before")).outcome,
+            DeliveryResult::kDelivered);
+  ASSERT_TRUE(WaitFor([&] { return count() >= 1; }));
+  EXPECT_TRUE((*egress)->health().ok()) << (*egress)->health();
+  EXPECT_TRUE((*ingress)->health().ok()) << (*ingress)->health();
+
+  server->Stop();
+  EXPECT_TRUE(WaitFor([&] { return !(*ingress)->health().ok(); }));
+  DeliveryResult down = (*egress)->Deliver(Out("h-x", "while down"));
+  EXPECT_EQ(down.outcome, DeliveryResult::kRetryable);
+  absl::Status health = (*egress)->health();
+  EXPECT_EQ(health.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(health.message().find(absl::StrCat("127.0.0.1:", server->port())),
+            std::string::npos)
+      << health;
+
+  ASSERT_TRUE(server->Start().ok());
+  DeliveryResult after = DeliveryResult::Retryable("not tried");
+  EXPECT_TRUE(WaitFor([&] {
+    after = (*egress)->Deliver(Out("h-2", "after"));
+    return after.outcome == DeliveryResult::kDelivered;
+  })) << after.error;
+  EXPECT_TRUE((*egress)->health().ok());
+  EXPECT_TRUE(WaitFor([&] { return count() >= 2; }));
+  EXPECT_TRUE((*ingress)->health().ok()) << (*ingress)->health();
+  (*ingress)->Stop();
+}
+
+TEST(AmqpTransportTest, ConfigErrorsNameTheField) {
+  AmqpTransportConfig config;
+  EXPECT_EQ(ErrorField(AmqpEgressTransport::Create(config).status()), "host");
+  config.set_host("127.0.0.1");
+  config.set_port(1);
+  EXPECT_EQ(ErrorField(AmqpIngressTransport::Create(config).status()), "queue");
+  config.set_queue("q");
+  EXPECT_EQ(ErrorField(AmqpIngressTransport::Create(config).status()),
+            "dead_letter_queue");
+  config.mutable_tls()->set_ca_file("/nonexistent/ca.crt");
+  auto status = AmqpEgressTransport::Create(config).status();
+  EXPECT_EQ(ErrorField(status), "tls.ca_file") << status;
+  EXPECT_EQ(ErrorReason(status), "INVALID_CONNECTOR_CONFIG");
+}
+
+}  // namespace
+}  // namespace sild::connectors
