@@ -22,18 +22,52 @@ void GroupCommitter::Start() {
   absl::MutexLock lock(&mu_);
   if (started_ || stopping_) return;
   started_ = true;
+  completer_ = std::thread([this] { CompletionLoop(); });
   thread_ = std::thread([this] { Loop(); });
 }
 
 void GroupCommitter::Stop() {
   std::thread writer;
+  std::thread completer;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
     writer = std::move(thread_);
+    completer = std::move(completer_);
   }
   if (writer.joinable()) writer.join();
+  // Every callback of the last batches has run when Stop() returns.
+  {
+    absl::MutexLock lock(&done_mu_);
+    writer_finished_ = true;
+  }
+  if (completer.joinable()) completer.join();
+}
+
+void GroupCommitter::Complete(Completed completed) {
+  absl::MutexLock lock(&done_mu_);
+  completed_.push_back(std::move(completed));
+}
+
+void GroupCommitter::CompletionLoop() {
+  while (true) {
+    std::deque<Completed> ready;
+    {
+      absl::MutexLock lock(&done_mu_);
+      auto has_work = [this]() ABSL_SHARED_LOCKS_REQUIRED(done_mu_) {
+        return !completed_.empty() || writer_finished_;
+      };
+      done_mu_.Await(absl::Condition(&has_work));
+      if (completed_.empty()) return;  // the writer finished, all done
+      ready.swap(completed_);
+    }
+    for (Completed& batch : ready) {
+      for (size_t i = 0; i < batch.requests.size(); ++i) {
+        batch.requests[i].done(batch.results[i]);
+      }
+    }
+  }
 }
 
 void GroupCommitter::Submit(WriteFn fn, DoneFn done) {
@@ -142,12 +176,13 @@ void GroupCommitter::RunBatch(std::vector<Request> batch) {
               {"detail", std::string(batch_status.message())}});
     (void)sql_->Rollback();
     for (auto* p : participants_) p->AfterRollback();
-    for (auto& request : batch) request.done(batch_status);
+    results.assign(batch.size(), batch_status);
+    Complete({std::move(batch), std::move(results)});
     return;
   }
   for (auto* p : participants_) p->AfterCommit();
   for (auto& hook : txn.after_commit_) hook();
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(results[i]);
+  if (!batch.empty()) Complete({std::move(batch), std::move(results)});
 }
 
 }  // namespace sild

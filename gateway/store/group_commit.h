@@ -12,8 +12,11 @@
 // alone and its callback gets its error; the others commit. `done` runs only
 // after the batch's COMMIT returned (acknowledged means durable), or with the
 // commit's error. Requests run on the writer thread, in submission order;
-// they must not block on other store calls. `done` runs on the writer thread
-// too: keep it short and never call Run() from it (it would wait on itself).
+// they must not block on other store calls. `done` runs on a completion
+// thread, batch after batch in commit order, while the writer already runs
+// the next batch (finishing the calls of a batch costs no writer time):
+// keep it short and never call Run() from it (it would wait on itself).
+// AfterCommit hooks still run on the writer thread, before the next batch.
 //
 // Participants (the audit log) keep in-memory state in step with the
 // database: they are told when a request or a batch is rolled back, and may
@@ -105,8 +108,15 @@ class GroupCommitter {
     WriteFn fn;
     DoneFn done;
   };
+  // A committed (or rolled back) batch whose callbacks are still to run.
+  struct Completed {
+    std::vector<Request> requests;
+    std::vector<absl::Status> results;
+  };
   void Loop();
   void RunBatch(std::vector<Request> batch);
+  void Complete(Completed completed);
+  void CompletionLoop();
 
   SqlConnection* sql_;
   const Clock* clock_;
@@ -119,6 +129,11 @@ class GroupCommitter {
   int64_t batches_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_ ABSL_GUARDED_BY(mu_);
+  // Completion queue: filled by the writer, drained by completer_.
+  absl::Mutex done_mu_;
+  std::deque<Completed> completed_ ABSL_GUARDED_BY(done_mu_);
+  bool writer_finished_ ABSL_GUARDED_BY(done_mu_) = false;
+  std::thread completer_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sild
