@@ -6,6 +6,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build_dir=$1
 shift
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/sild-ccache}"
+# Paths inside the checkout are hashed relative to the build tree, so two
+# clones (or build trees) at different places share cached objects.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 jobs=${SILD_JOBS:-$(nproc)}
 if [[ ! -f "$build_dir/build.ninja" ]]; then
   cmake -S "$root" -B "$build_dir" -G Ninja -DSILD_WERROR=ON "$@" >/dev/null
