@@ -3,6 +3,8 @@
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -11,6 +13,7 @@
 #include "gateway/common/errors.h"
 #include "gtest/gtest.h"
 #include "tests/testing/rabbitmq_server.h"
+#include "tests/testing/test_env.h"
 
 namespace sild::connectors {
 namespace {
@@ -282,6 +285,88 @@ TEST(AmqpTransportTest, ConfigErrorsNameTheField) {
   auto status = AmqpEgressTransport::Create(config).status();
   EXPECT_EQ(ErrorField(status), "tls.ca_file") << status;
   EXPECT_EQ(ErrorReason(status), "INVALID_CONNECTOR_CONFIG");
+}
+
+// TLS settings are checked when the transport is made, before any broker is
+// reached: a missing or unusable CA bundle, client certificate or key, or a
+// certificate without its key, fails with the field named.
+TEST(AmqpTransportTest, TlsConfigErrorsNameTheField) {
+  const std::string pki = testing::TestPkiDir();
+  const std::string dir = testing::MakeTempDir("amqp-tls-config");
+  const std::string not_pem = dir + "/not-pem.txt";
+  std::ofstream(not_pem) << "not a certificate\n";
+  // Port 1: nothing listens, so only the config can fail Create().
+  AmqpTransportConfig good = Config(1, "tls-config");
+  good.mutable_tls()->set_ca_file(pki + "/ca.crt");
+  good.mutable_tls()->set_cert_file(pki + "/gateway.crt");
+  good.mutable_tls()->set_key_file(pki + "/gateway.key");
+
+  struct Case {
+    std::string what;
+    std::function<void(AmqpTransportConfig&)> change;
+    std::string field;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {"missing CA file",
+       [](auto& c) { c.mutable_tls()->set_ca_file("/nonexistent/ca.crt"); },
+       "tls.ca_file", "INVALID_CONNECTOR_CONFIG"},
+      {"missing certificate file",
+       [](auto& c) {
+         c.mutable_tls()->set_cert_file("/nonexistent/gateway.crt");
+       },
+       "tls.cert_file", "INVALID_CONNECTOR_CONFIG"},
+      {"missing key file",
+       [](auto& c) {
+         c.mutable_tls()->set_key_file("/nonexistent/gateway.key");
+       },
+       "tls.key_file", "INVALID_CONNECTOR_CONFIG"},
+      {"certificate without key",
+       [](auto& c) { c.mutable_tls()->clear_key_file(); }, "tls.key_file",
+       "MISSING_FIELD"},
+      {"key without certificate",
+       [](auto& c) { c.mutable_tls()->clear_cert_file(); }, "tls.cert_file",
+       "MISSING_FIELD"},
+      {"client certificate without CA",
+       [](auto& c) { c.mutable_tls()->clear_ca_file(); }, "tls.ca_file",
+       "MISSING_FIELD"},
+      {"missing password file",
+       [](auto& c) { c.set_password_file("/nonexistent/password"); },
+       "password_file", "INVALID_CONNECTOR_CONFIG"},
+  };
+  for (const Case& test : cases) {
+    for (bool ingress : {false, true}) {
+      SCOPED_TRACE(absl::StrCat(test.what, ingress ? " (ingress)" : ""));
+      AmqpTransportConfig config = good;
+      test.change(config);
+      absl::Status status = ingress
+                                ? AmqpIngressTransport::Create(config).status()
+                                : AmqpEgressTransport::Create(config).status();
+      EXPECT_EQ(ErrorField(status), test.field) << status;
+      EXPECT_EQ(ErrorReason(status), test.reason) << status;
+    }
+  }
+
+  // Files that exist but are not PEM: the egress loads them when it first
+  // connects, in Create().
+  AmqpTransportConfig bad_ca = good;
+  bad_ca.mutable_tls()->set_ca_file(not_pem);
+  absl::Status status = AmqpEgressTransport::Create(bad_ca).status();
+  EXPECT_EQ(ErrorField(status), "tls.ca_file") << status;
+  EXPECT_NE(status.message().find(not_pem), std::string::npos) << status;
+  AmqpTransportConfig bad_cert = good;
+  bad_cert.mutable_tls()->set_cert_file(not_pem);
+  status = AmqpEgressTransport::Create(bad_cert).status();
+  EXPECT_EQ(ErrorField(status), "tls.cert_file") << status;
+
+  // A usable TLS config with no broker: made, and health names the amqps
+  // address.
+  auto egress = AmqpEgressTransport::Create(good);
+  ASSERT_TRUE(egress.ok()) << egress.status();
+  absl::Status health = (*egress)->health();
+  EXPECT_EQ(health.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(health.message().find("amqps://127.0.0.1:1"), std::string::npos)
+      << health;
 }
 
 }  // namespace
