@@ -29,6 +29,8 @@ NOT_FOR_THE_IMAGE = {
     "yamllint", "python3-jsonschema", "python3-yaml",
     # The PostgreSQL server for the store tests; the image is a client.
     "postgresql",
+    # The brokers the transport tests start; the image is their client.
+    "nats-server", "rabbitmq-server",
 }
 # Build-stage -dev package -> runtime package (None: headers, static or
 # build-time only).
@@ -45,6 +47,9 @@ RUNTIME_OF = {
     "nlohmann-json3-dev": None,
     "libgtest-dev": None,
     "libgmock-dev": None,
+    "libnats-dev": "libnats3.4",
+    "librabbitmq-dev": "librabbitmq4",
+    "librdkafka-dev": "librdkafka1",
 }
 # Pulled in by libgrpc++1.51 when not named.
 IMPLIED = {"libgrpc29": "libgrpc++1.51"}
