@@ -329,8 +329,15 @@ class AmqpExchangeTest : public ::testing::Test {
 
     dir_ = testing::MakeTempDir("amqp-exchange");
     config::v1::GatewayConfig config = testing::DemoGatewayConfig(dir_);
+    // Quick retries, and enough of them to outlast a broker restart (which
+    // takes seconds, tens of them on a loaded machine) instead of the
+    // default 8 attempts spread over minutes.
     ASSERT_TRUE(google::protobuf::TextFormat::MergeFromString(
-        R"pb(delivery { initial_backoff_ms: 50 max_backoff_ms: 500 })pb",
+        R"pb(delivery {
+               max_attempts: 1000
+               initial_backoff_ms: 50
+               max_backoff_ms: 500
+             })pb",
         &config));
     for (config::v1::AgencyConfig& agency : *config.mutable_agencies()) {
       if (agency.registry_code() == kSchool) {

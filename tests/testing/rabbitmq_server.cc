@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "gateway/common/files.h"
 #include "gtest/gtest.h"
+#include "tests/testing/test_env.h"
 
 namespace sild::testing {
 namespace {
@@ -97,11 +98,19 @@ absl::Status RabbitMqTestServer::Init() {
   port_ = FreeLoopbackPort();
   dist_port_ = FreeLoopbackPort();
   epmd_port_ = FreeLoopbackPort();
-  if (port_ == 0 || dist_port_ == 0 || epmd_port_ == 0) {
+  tls_port_ = FreeLoopbackPort();
+  if (port_ == 0 || dist_port_ == 0 || epmd_port_ == 0 || tls_port_ == 0) {
     return absl::InternalError("no free loopback port");
   }
+  const std::string& pki = TestPkiDir();
   std::ofstream(dir_ + "/rabbitmq.conf")
       << "listeners.tcp.default = 127.0.0.1:" << port_ << "\n"
+      << "listeners.ssl.default = 127.0.0.1:" << tls_port_ << "\n"
+      << "ssl_options.cacertfile = " << pki << "/ca.crt\n"
+      << "ssl_options.certfile = " << pki << "/gateway.crt\n"
+      << "ssl_options.keyfile = " << pki << "/gateway.key\n"
+      << "ssl_options.verify = verify_peer\n"
+      << "ssl_options.fail_if_no_peer_cert = true\n"
       << "loopback_users = none\n";
   std::ofstream(dir_ + "/enabled_plugins") << "[].\n";
   return Start();
@@ -124,8 +133,8 @@ absl::Status RabbitMqTestServer::Start() {
       kServer};
   const std::string log = absl::StrCat(dir_, "/server-", ++starts_, ".log");
   process_ = std::make_unique<BackgroundProcess>(argv, log);
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (!Accepts(port_)) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  while (!Accepts(port_) || !Accepts(tls_port_)) {
     if (absl::Now() > deadline || !process_->Running()) {
       auto text = ReadFileToString(log);
       process_.reset();

@@ -6,6 +6,10 @@
 // test can take the broker away in the middle of a stream. Startup takes
 // seconds: one broker per test binary.
 //
+// The broker also listens for AMQP over TLS on tls_port() (amqps), with the
+// test PKI's gateway certificate (names localhost and 127.0.0.1), and
+// requires a client certificate issued by the test PKI's CA.
+//
 //   RabbitMqTestServer* server = RabbitMqTestServer::Shared();  // or fails
 //   config.set_host("127.0.0.1"); config.set_port(server->port());
 //   server->Restart();
@@ -34,6 +38,9 @@ class RabbitMqTestServer {
   ~RabbitMqTestServer();
 
   int port() const { return port_; }
+  // AMQP over TLS; connect as "localhost" with the test PKI's ca.crt and a
+  // client certificate of it.
+  int tls_port() const { return tls_port_; }
 
   // Stops the broker (SIGTERM, then SIGKILL after 30 s); the data stays.
   void Stop();
@@ -49,6 +56,7 @@ class RabbitMqTestServer {
 
   std::string dir_;
   int port_ = 0;
+  int tls_port_ = 0;
   int dist_port_ = 0;
   int epmd_port_ = 0;
   int starts_ = 0;

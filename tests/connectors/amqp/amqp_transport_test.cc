@@ -369,5 +369,84 @@ TEST(AmqpTransportTest, TlsConfigErrorsNameTheField) {
       << health;
 }
 
+// A TLS config for the test broker's amqps listener, presenting `cert`
+// (a certificate of the test PKI) and trusting `ca`.
+AmqpTransportConfig TlsConfig(int port, const std::string& name,
+                              const std::string& ca, const std::string& cert) {
+  const std::string pki = testing::TestPkiDir();
+  AmqpTransportConfig config = Config(port, name);
+  config.set_host("localhost");  // the name the broker's certificate has
+  config.mutable_tls()->set_ca_file(pki + "/" + ca + ".crt");
+  if (!cert.empty()) {
+    config.mutable_tls()->set_cert_file(pki + "/" + cert + ".crt");
+    config.mutable_tls()->set_key_file(pki + "/" + cert + ".key");
+  }
+  return config;
+}
+
+TEST(AmqpTransportTest, TlsWithClientCertificate) {
+  RabbitMqTestServer* server = Server();
+  ASSERT_NE(server, nullptr);
+  AmqpTransportConfig config =
+      TlsConfig(server->tls_port(), "tls", "ca", "gateway");
+  auto egress = AmqpEgressTransport::Create(config);
+  ASSERT_TRUE(egress.ok()) << egress.status();
+  EXPECT_TRUE((*egress)->health().ok()) << (*egress)->health();
+  auto ingress = AmqpIngressTransport::Create(config);
+  ASSERT_TRUE(ingress.ok()) << ingress.status();
+  absl::Mutex mu;
+  std::vector<std::string> ids;
+  ASSERT_TRUE((*ingress)
+                  ->Start([&](const InboundMessage& m,
+                              std::function<void(absl::Status)> done) {
+                    {
+                      absl::MutexLock lock(&mu);
+                      ids.push_back(m.message_id);
+                    }
+                    done(absl::OkStatus());
+                  })
+                  .ok());
+  DeliveryResult result = (*egress)->Deliver(Out("tls-1", "over tls"));
+  EXPECT_EQ(result.outcome, DeliveryResult::kDelivered) << result.error;
+  EXPECT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return ids.size() == 1 && ids[0] == "tls-1";
+  }));
+  EXPECT_TRUE((*ingress)->health().ok()) << (*ingress)->health();
+  (*ingress)->Stop();
+  // Over TLS, not the plain listener: the plain port has nothing queued.
+  EXPECT_TRUE(Drain(server->port(), config.queue()).empty());
+}
+
+TEST(AmqpTransportTest, TlsWithWrongCaOrNoClientCertificateIsRefused) {
+  RabbitMqTestServer* server = Server();
+  ASSERT_NE(server, nullptr);
+  // The broker's certificate is not issued by other-ca.
+  auto wrong_ca = AmqpEgressTransport::Create(
+      TlsConfig(server->tls_port(), "tls_wrong_ca", "other-ca", "gateway"));
+  ASSERT_TRUE(wrong_ca.ok()) << wrong_ca.status();
+  DeliveryResult result = (*wrong_ca)->Deliver(Out("tls-x", "refused"));
+  EXPECT_EQ(result.outcome, DeliveryResult::kRetryable);
+  absl::Status health = (*wrong_ca)->health();
+  EXPECT_EQ(health.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(health.message().find(
+                absl::StrCat("amqps://localhost:", server->tls_port())),
+            std::string::npos)
+      << health;
+  // The broker requires a client certificate.
+  auto anonymous = AmqpEgressTransport::Create(
+      TlsConfig(server->tls_port(), "tls_anonymous", "ca", ""));
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+  result = (*anonymous)->Deliver(Out("tls-y", "refused"));
+  EXPECT_EQ(result.outcome, DeliveryResult::kRetryable);
+  EXPECT_FALSE((*anonymous)->health().ok());
+  // Plain AMQP on the TLS port does not get through either.
+  AmqpTransportConfig plain = Config(server->tls_port(), "tls_plain");
+  auto plain_egress = AmqpEgressTransport::Create(plain);
+  ASSERT_TRUE(plain_egress.ok()) << plain_egress.status();
+  EXPECT_EQ((*plain_egress)->Deliver(Out("tls-z", "refused")).outcome,
+            DeliveryResult::kRetryable);
+}
+
 }  // namespace
 }  // namespace sild::connectors
