@@ -26,7 +26,7 @@ std::string DefaultOwner() {
   char host[256] = {0};
   if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   return absl::StrCat(host[0] ? host : "sild", "/", ::getpid(), "/",
-                      NewUuid().substr(0, 8));
+                      NewUuid().substr(28));  // random digits
 }
 
 std::string Millis(absl::Duration d) {

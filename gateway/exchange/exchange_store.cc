@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gateway/common/errors.h"
 #include "gateway/common/status_macros.h"
 
@@ -188,12 +189,20 @@ Migration Schema() {
 }
 
 std::string NewUuid() {
+  // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random
+  // bits. Ids minted close in time sort close together, so the indexes keyed
+  // by message id (messages, parties, referrals, outbox, audit) take new
+  // entries at their right edge: a group commit dirties a few pages per
+  // index instead of one random leaf page per row.
   unsigned char b[16];
-  if (RAND_bytes(b, sizeof(b)) != 1) {
+  if (RAND_bytes(b + 6, sizeof(b) - 6) != 1) {
     // No randomness is no identifier: the caller's write fails.
     return "";
   }
-  b[6] = (b[6] & 0x0f) | 0x40;
+  const uint64_t ms = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
+  for (int i = 0; i < 6; ++i)
+    b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+  b[6] = (b[6] & 0x0f) | 0x70;
   b[8] = (b[8] & 0x3f) | 0x80;
   char out[37];
   std::snprintf(out, sizeof(out),

@@ -163,7 +163,8 @@ absl::StatusOr<std::optional<OutboxRow>> LoadOutbox(SqlConnection& sql,
                                                     const PayloadCipher& cipher,
                                                     int64_t delivery_id);
 
-// Mints a random UUID v4 (OpenSSL's RAND_bytes).
+// Mints a time-ordered UUID v7: the creation millisecond, then random bits
+// (OpenSSL's RAND_bytes); the last 12 hex digits are all random.
 std::string NewUuid();
 
 // --- Delivery: workers, the gRPC inbox, dead letters (delivery_*.h,
