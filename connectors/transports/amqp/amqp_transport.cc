@@ -166,14 +166,14 @@ class Connection {
       if (socket == nullptr) return Fail("cannot create a TLS socket");
       if (amqp_ssl_socket_set_cacert(socket, tls.ca_file().c_str()) !=
           AMQP_STATUS_OK) {
-        Close();
+        Close(/*graceful=*/false);  // nothing was opened
         return InvalidField("INVALID_CONNECTOR_CONFIG", "tls.ca_file",
                             absl::StrCat(tls.ca_file(), ": not a CA bundle"));
       }
       if (!tls.cert_file().empty() &&
           amqp_ssl_socket_set_key(socket, tls.cert_file().c_str(),
                                   tls.key_file().c_str()) != AMQP_STATUS_OK) {
-        Close();
+        Close(/*graceful=*/false);  // nothing was opened
         return InvalidField(
             "INVALID_CONNECTOR_CONFIG", "tls.cert_file",
             absl::StrCat(tls.cert_file(), " / ", tls.key_file(),
@@ -264,17 +264,28 @@ class Connection {
   using Confirms = std::map<uint64_t, std::string>;
 
   // Reads frames until every tag in [first, last] is confirmed or the
-  // deadline passes. A returned (unroutable) message's tag is reported with
-  // the broker's reason.
-  absl::Status WaitConfirms(uint64_t first, uint64_t last, absl::Time deadline,
-                            Confirms& confirms) {
-    std::map<std::string, std::string> returned;  // message id -> reason
+  // deadline passes. ids[t - first] is the message id published with tag t:
+  // a returned (unroutable) message is matched to its tag by that id and
+  // reported with the broker's reason, whether its ack comes alone or in a
+  // multiple ack together with routable messages.
+  absl::Status WaitConfirms(uint64_t first, uint64_t last,
+                            const std::vector<std::string>& ids,
+                            absl::Time deadline, Confirms& confirms) {
+    // Returned message id -> reason, in the order returned.
+    std::multimap<std::string, std::string> returned;
     auto settle = [&](uint64_t tag, bool multiple, const std::string& error) {
-      uint64_t from = multiple ? first : tag;
-      for (uint64_t t = from; t <= tag; ++t) {
-        if (t >= first && t <= last && !confirms.contains(t)) {
-          confirms[t] = error;
+      const uint64_t from = std::max(multiple ? first : tag, first);
+      for (uint64_t t = from; t <= std::min(tag, last); ++t) {
+        if (confirms.contains(t)) continue;
+        std::string result = error;
+        if (result.empty()) {
+          auto it = returned.lower_bound(ids[t - first]);
+          if (it != returned.end() && it->first == ids[t - first]) {
+            result = it->second;
+            returned.erase(it);
+          }
         }
+        confirms[t] = std::move(result);
       }
     };
     while (confirms.size() < last - first + 1) {
@@ -293,12 +304,8 @@ class Connection {
         case AMQP_BASIC_ACK_METHOD: {
           auto* ack =
               static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
-          // A returned message is still acked: the return came first.
-          if (!returned.empty() && !ack->multiple) {
-            confirms[ack->delivery_tag] = returned.begin()->second;
-            returned.erase(returned.begin());
-            break;
-          }
+          // A returned message is acked too (the return came first):
+          // settle() reports it with the return's reason.
           settle(ack->delivery_tag, ack->multiple, "");
           break;
         }
@@ -323,7 +330,7 @@ class Connection {
             return Fail(absl::StrCat("reading a returned message: ",
                                      ReplyError(reply)));
           }
-          returned[Text(message.properties.message_id)] = reason;
+          returned.emplace(Text(message.properties.message_id), reason);
           amqp_destroy_message(&message);
           break;
         }
@@ -448,9 +455,12 @@ class Publisher {
     const absl::Time deadline =
         absl::Now() + absl::Milliseconds(Or(config_.confirm_timeout_ms(),
                                             kDefaultConfirmTimeoutMs));
+    std::vector<std::string> ids;
+    ids.reserve(items.size());
+    for (const Item& item : items) ids.push_back(item.message_id);
     Connection::Confirms confirms;
-    status = connection_.WaitConfirms(tags[0], tags[items.size() - 1], deadline,
-                                      confirms);
+    status = connection_.WaitConfirms(tags[0], tags[items.size() - 1], ids,
+                                      deadline, confirms);
     if (!status.ok()) SetError(status);
     for (size_t i = 0; i < items.size(); ++i) {
       auto it = confirms.find(tags[i]);

@@ -4,6 +4,7 @@
 #include <amqp_tcp_socket.h>
 
 #include <fstream>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -218,6 +219,105 @@ TEST(AmqpTransportTest, UnroutableAndMissingExchangeAreReported) {
   EXPECT_NE(result.error.find("sild.no.such.exchange"), std::string::npos)
       << result.error;
   EXPECT_FALSE((*missing_egress)->health().ok());
+}
+
+// A headers exchange `exchange` with `queue` bound for Sild-Kind = `kind`
+// only, so messages of other kinds in the same batch are unroutable.
+bool DeclareKindRoute(int port, const std::string& exchange,
+                      const std::string& queue, const std::string& kind) {
+  amqp_connection_state_t conn = amqp_new_connection();
+  amqp_socket_t* socket = amqp_tcp_socket_new(conn);
+  bool ok = amqp_socket_open(socket, "127.0.0.1", port) == AMQP_STATUS_OK &&
+            amqp_login(conn, "/", 0, AMQP_DEFAULT_FRAME_SIZE, 0,
+                       AMQP_SASL_METHOD_PLAIN, "guest", "guest")
+                    .reply_type == AMQP_RESPONSE_NORMAL;
+  if (ok) {
+    amqp_channel_open(conn, 1);
+    ok = amqp_get_rpc_reply(conn).reply_type == AMQP_RESPONSE_NORMAL;
+  }
+  if (ok) {
+    amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange.c_str()),
+                          amqp_cstring_bytes("headers"), 0, 1, 0, 0,
+                          amqp_empty_table);
+    ok = amqp_get_rpc_reply(conn).reply_type == AMQP_RESPONSE_NORMAL;
+  }
+  if (ok) {
+    // Not durable: the broker confirms routed messages at once, so their
+    // acks and the returned messages' acks come coalesced (multiple).
+    amqp_queue_declare(conn, 1, amqp_cstring_bytes(queue.c_str()), 0,
+                       /*durable=*/0, 0, 0, amqp_empty_table);
+    ok = amqp_get_rpc_reply(conn).reply_type == AMQP_RESPONSE_NORMAL;
+  }
+  if (ok) {
+    amqp_table_entry_t entries[2];
+    entries[0].key = amqp_cstring_bytes("x-match");
+    entries[0].value.kind = AMQP_FIELD_KIND_UTF8;
+    entries[0].value.value.bytes = amqp_cstring_bytes("all");
+    entries[1].key = amqp_cstring_bytes("Sild-Kind");
+    entries[1].value.kind = AMQP_FIELD_KIND_UTF8;
+    entries[1].value.value.bytes = amqp_cstring_bytes(kind.c_str());
+    amqp_table_t args{2, entries};
+    amqp_queue_bind(conn, 1, amqp_cstring_bytes(queue.c_str()),
+                    amqp_cstring_bytes(exchange.c_str()), amqp_empty_bytes,
+                    args);
+    ok = amqp_get_rpc_reply(conn).reply_type == AMQP_RESPONSE_NORMAL;
+  }
+  if (ok) {
+    amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+  }
+  amqp_destroy_connection(conn);
+  return ok;
+}
+
+// The broker returns the unroutable messages of a batch and acks them, often
+// together with routable ones in one multiple ack: each result still belongs
+// to its own message.
+TEST(AmqpTransportTest, UnroutableMessagesInABatchAreReportedOneByOne) {
+  RabbitMqTestServer* server = Server();
+  ASSERT_NE(server, nullptr);
+  const std::string exchange = "sild.by-kind";
+  const std::string queue = "sild.by-kind.referrals";
+  ASSERT_TRUE(DeclareKindRoute(server->port(), exchange, queue, "REFERRAL"));
+  AmqpTransportConfig config = Config(server->port(), "by-kind");
+  config.set_queue("");
+  config.set_exchange(exchange);
+  config.set_routing_key("any");
+  auto egress = AmqpEgressTransport::Create(config);
+  ASSERT_TRUE(egress.ok()) << egress.status();
+  for (int round = 0; round < 5; ++round) {
+    std::vector<OutboundMessage> batch;
+    std::set<std::string> routable;
+    for (int i = 0; i < 30; ++i) {
+      OutboundMessage m =
+          Out(absl::StrCat("k-", round, "-", i), absl::StrCat("body ", i));
+      // Every third one (and a run of them) has no queue.
+      if (i % 3 == 1 || (i >= 20 && i < 24)) {
+        m.kind = "NOTICE";
+      } else {
+        routable.insert(m.message_id);
+      }
+      batch.push_back(m);
+    }
+    std::vector<DeliveryResult> results = (*egress)->DeliverBatch(batch);
+    ASSERT_EQ(results.size(), batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      SCOPED_TRACE(batch[i].message_id);
+      if (routable.contains(batch[i].message_id)) {
+        EXPECT_EQ(results[i].outcome, DeliveryResult::kDelivered)
+            << results[i].error;
+      } else {
+        EXPECT_EQ(results[i].outcome, DeliveryResult::kRetryable);
+        EXPECT_NE(results[i].error.find("unroutable"), std::string::npos)
+            << results[i].error;
+      }
+    }
+    std::set<std::string> queued;
+    for (const Message& m : Drain(server->port(), queue)) {
+      queued.insert(m.message_id);
+    }
+    EXPECT_EQ(queued, routable);
+  }
 }
 
 TEST(AmqpTransportTest, HealthReportsLostConnectionAndRecovers) {
