@@ -1,11 +1,20 @@
 #include "tests/testing/kafka_mock_cluster.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
+#include <set>
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
 namespace sild::testing {
@@ -103,6 +112,44 @@ void KafkaMockCluster::PushRequestErrors(
 
 void KafkaMockCluster::ClearRequestErrors(int16_t api_key) {
   rd_kafka_mock_clear_request_errors(mock_, api_key);
+}
+
+int KafkaMockCluster::DisableNagleOnAcceptedConnections() const {
+  std::set<int> ports;
+  for (absl::string_view server : absl::StrSplit(bootstrap_, ',')) {
+    int port = 0;
+    size_t colon = server.rfind(':');
+    if (colon != absl::string_view::npos &&
+        absl::SimpleAtoi(server.substr(colon + 1), &port)) {
+      ports.insert(port);
+    }
+  }
+  int changed = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return 0;
+  while (dirent* entry = readdir(dir)) {
+    int fd = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &fd)) continue;
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    // A broker's side of a connection: local address on a broker's port.
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+        addr.sin_family != AF_INET || ports.count(ntohs(addr.sin_port)) == 0) {
+      continue;
+    }
+    int listening = 0;
+    socklen_t size = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 ||
+        listening) {
+      continue;
+    }
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0) {
+      ++changed;
+    }
+  }
+  closedir(dir);
+  return changed;
 }
 
 absl::StatusOr<std::vector<KafkaRecord>> KafkaMockCluster::ReadAll(
