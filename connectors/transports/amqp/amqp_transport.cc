@@ -359,6 +359,22 @@ class Connection {
     return absl::OkStatus();
   }
 
+  // Whether the open connection still works, found without waiting: reads
+  // what the broker sent meanwhile (and sends a heartbeat if one is due).
+  // An idle connection gets no heartbeats, so the broker drops it after two
+  // missed intervals; a restarting broker closes it. Such a connection (or
+  // one with any unexpected frame pending) is closed here, so the caller
+  // opens a new one instead of losing a publish on it.
+  bool Alive() {
+    if (conn_ == nullptr) return false;
+    amqp_frame_t frame;
+    timeval now{0, 0};
+    int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &now);
+    if (rc == AMQP_STATUS_TIMEOUT) return true;
+    Close(/*graceful=*/false);
+    return false;
+  }
+
   // Drops the connection after an error; the error is returned.
   absl::Status Fail(const std::string& error) {
     Close(/*graceful=*/false);
@@ -484,7 +500,7 @@ class Publisher {
 
  private:
   absl::Status ConnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (connection_.connected()) return absl::OkStatus();
+    if (connection_.Alive()) return absl::OkStatus();
     absl::Status status = connection_.Connect(/*confirms=*/true);
     if (status.ok()) {
       status = connection_.DeclareQueue(config_.queue(), config_.exchange(),

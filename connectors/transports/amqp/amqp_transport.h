@@ -23,7 +23,11 @@
 // egress guards its connection with a mutex, ingress gives its connection
 // to one consumer thread and hands acks to it through a queue. A lost
 // connection is reconnected (egress on the next delivery, ingress with a
-// doubling backoff); health() names the broker and the last error.
+// doubling backoff); health() names the broker and the last error. Before
+// each publish the egress checks its connection without waiting, so one the
+// broker dropped while it was idle (no heartbeats are sent between
+// deliveries) or closed for a restart is replaced instead of failing the
+// delivery.
 //
 // Thread safety: Deliver()/DeliverBatch() may be called concurrently
 // (serialised on the connection). done may be called from any thread, once

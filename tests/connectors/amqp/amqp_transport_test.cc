@@ -320,6 +320,31 @@ TEST(AmqpTransportTest, UnroutableMessagesInABatchAreReportedOneByOne) {
   }
 }
 
+// An egress connection that sat idle past the broker's heartbeat timeout
+// (the broker drops it) is replaced before the next publish: the delivery
+// after the pause succeeds on its first attempt.
+TEST(AmqpTransportTest, IdleConnectionPastHeartbeatTimeoutIsReplaced) {
+  RabbitMqTestServer* server = Server();
+  ASSERT_NE(server, nullptr);
+  AmqpTransportConfig config = Config(server->port(), "idle");
+  config.set_heartbeat_s(1);
+  auto egress = AmqpEgressTransport::Create(config);
+  ASSERT_TRUE(egress.ok()) << egress.status();
+  DeliveryResult result = (*egress)->Deliver(Out("idle-1", "before"));
+  ASSERT_EQ(result.outcome, DeliveryResult::kDelivered) << result.error;
+  // Idle: nothing calls into the connection, so no heartbeats are sent and
+  // the broker closes it after about two missed intervals.
+  absl::SleepFor(absl::Seconds(4));
+  result = (*egress)->Deliver(Out("idle-2", "after"));
+  EXPECT_EQ(result.outcome, DeliveryResult::kDelivered) << result.error;
+  EXPECT_TRUE((*egress)->health().ok()) << (*egress)->health();
+  std::set<std::string> ids;
+  for (const Message& m : Drain(server->port(), config.queue())) {
+    ids.insert(m.message_id);
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"idle-1", "idle-2"}));
+}
+
 TEST(AmqpTransportTest, HealthReportsLostConnectionAndRecovers) {
   RabbitMqTestServer* server = Server();
   ASSERT_NE(server, nullptr);
