@@ -21,7 +21,7 @@ RUN apt-get update \
       libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
       libprotoc-dev libabsl-dev libssl-dev libsqlite3-dev nlohmann-json3-dev \
       libgtest-dev libgmock-dev libpugixml-dev libpq-dev \
-      libnats-dev librabbitmq-dev librdkafka-dev \
+      libnats-dev librabbitmq-dev librdkafka-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -43,7 +43,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libabsl20220623 libssl3 libsqlite3-0 libpq5 \
-      libpugixml1v5 libnats3.4 librabbitmq4 librdkafka1 ca-certificates \
+      libpugixml1v5 libnats3.4 librabbitmq4 librdkafka1 libjemalloc2 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 COPY --from=build /out/ /usr/local/bin/

@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git openssl ca-certificates
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libprotoc-dev libabsl-dev libssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libpugixml-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libpugixml-dev libjemalloc-dev
   libpq-dev postgresql
   libnats-dev librabbitmq-dev librdkafka-dev nats-server rabbitmq-server
   yamllint python3-jsonschema python3-yaml

@@ -50,6 +50,7 @@ RUNTIME_OF = {
     "libnats-dev": "libnats3.4",
     "librabbitmq-dev": "librabbitmq4",
     "librdkafka-dev": "librdkafka1",
+    "libjemalloc-dev": "libjemalloc2",
 }
 # Pulled in by libgrpc++1.51 when not named.
 IMPLIED = {"libgrpc29": "libgrpc++1.51"}
