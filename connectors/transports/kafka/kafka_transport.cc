@@ -453,7 +453,21 @@ class KafkaProducer {
         if (stopping_) return;
         serve = flushers_ == 0;
       }
-      if (serve) rd_kafka_poll(rk_, 100);
+      if (serve && rd_kafka_poll(rk_, 100) > 0) {
+        // A DeliverBatch that began flushing while this thread waited in
+        // rd_kafka_poll may be asleep in its own poll, unaware that its
+        // reports were served here: wake it.
+        bool flushing = false;
+        {
+          absl::MutexLock lock(&mu_);
+          flushing = flushers_ > 0;
+        }
+        if (flushing) {
+          rd_kafka_queue_t* queue = rd_kafka_queue_get_main(rk_);
+          rd_kafka_queue_yield(queue);
+          rd_kafka_queue_destroy(queue);
+        }
+      }
       if (!health_->Get().ok() && absl::Now() - last_probe > kProbeInterval) {
         last_probe = absl::Now();
         const rd_kafka_metadata_t* metadata = nullptr;
