@@ -1,7 +1,5 @@
 #include "gateway/exchange/delivery_service.h"
 
-#include "gateway/exchange/transport_health.h"
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -9,6 +7,7 @@
 #include "gateway/common/log.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/exchange/delivery_audit.h"
+#include "gateway/exchange/transport_health.h"
 #include "gateway/server/caller.h"
 #include "gateway/server/grpc_status.h"
 
@@ -234,7 +233,8 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::Replay(
           draft.set_detail(absl::StrCat("replay of dead letter ", id,
                                         " (queued again): ", detail));
           if (ctx->on_outbox_changed) {
-            txn.AfterCommit(ctx->on_outbox_changed);
+            txn.AfterCommitOnce(&ctx->on_outbox_changed,
+                                ctx->on_outbox_changed);
           }
         } else {
           SILD_RETURN_IF_ERROR(MarkRefusedOnReplay(

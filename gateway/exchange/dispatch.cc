@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/common/errors.h"
-#include "gateway/common/status_macros.h"
 #include "gateway/common/proto_time.h"
+#include "gateway/common/status_macros.h"
 
 namespace sild::exchange {
 namespace {
@@ -54,6 +54,23 @@ std::string TransportFor(const Agency& agency) {
                                            : agency.config.transport();
 }
 
+absl::Status PrepareDispatch(const ExchangeContext& context,
+                             DispatchRequest* request) {
+  const sild::v1::MessageHeader& header = Header(request->envelope);
+  DispatchRequest::Prepared prepared;
+  if (!request->subject_personal_code.empty()) {
+    prepared.subject_pseudonym =
+        context.audit_log->Pseudonym(request->subject_personal_code);
+  }
+  prepared.present = context.projector->CategoriesPresent(request->envelope);
+  SILD_ASSIGN_OR_RETURN(
+      prepared.sealed_envelope,
+      SealMessageEnvelope(context.store->cipher(), header.message_id(),
+                          request->envelope));
+  request->prepared = std::move(prepared);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
                                         const ExchangeContext& context,
                                         const DispatchRequest& request) {
@@ -62,11 +79,16 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
     return absl::InternalError("dispatch needs a message id and a sender");
   }
   const PayloadCipher& cipher = context.store->cipher();
+  const DispatchRequest::Prepared* prepared =
+      request.prepared ? &*request.prepared : nullptr;
   std::string pseudonym =
-      request.subject_personal_code.empty()
+      prepared ? prepared->subject_pseudonym
+      : request.subject_personal_code.empty()
           ? std::string()
           : context.audit_log->Pseudonym(request.subject_personal_code);
-  CategorySet present = context.projector->CategoriesPresent(request.envelope);
+  CategorySet present =
+      prepared ? prepared->present
+               : context.projector->CategoriesPresent(request.envelope);
 
   DispatchResult result;
   sild::v1::Receipt& receipt = result.receipt;
@@ -75,6 +97,7 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
   *receipt.mutable_accepted_time() = ToProtoTime(txn.now());
 
   AuditRecord last_record;
+  std::vector<Party> parties;
   for (const Agency* recipient : request.recipients) {
     DecisionRequest decision_request;
     decision_request.sender = request.sender->ref;
@@ -95,7 +118,8 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
     }
 
     AuditRecord draft;
-    draft.mutable_actor()->set_registry_code(request.sender->ref.registry_code());
+    draft.mutable_actor()->set_registry_code(
+        request.sender->ref.registry_code());
     draft.mutable_actor()->set_professional_id(request.professional_id);
     draft.set_action(queue ? sild::v1::AUDIT_ACTION_DISCLOSURE
                            : sild::v1::AUDIT_ACTION_DECISION);
@@ -152,9 +176,7 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
       *copy_header->mutable_basis() = decision.basis;
     }
     SILD_RETURN_IF_ERROR(InsertOutbox(txn, cipher, row).status());
-    SILD_RETURN_IF_ERROR(AddParty(txn, header.message_id(),
-                                  recipient->ref.registry_code(),
-                                  kRoleRecipient));
+    parties.push_back({recipient->ref.registry_code(), kRoleRecipient});
     if (decision.allow && decision.basis.has_consent() &&
         context.record_disclosure) {
       SILD_RETURN_IF_ERROR(context.record_disclosure(
@@ -175,15 +197,22 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
     message.purpose = header.purpose();
     message.in_reply_to = header.in_reply_to();
     message.created = txn.now();
-    message.envelope = request.envelope;
-    SILD_RETURN_IF_ERROR(InsertMessage(txn, cipher, message));
-    SILD_RETURN_IF_ERROR(AddParty(txn, header.message_id(), message.sender,
-                                  kRoleSender));
-    for (const std::string& code : request.case_managers) {
+    if (prepared) {
       SILD_RETURN_IF_ERROR(
-          AddParty(txn, header.message_id(), code, kRoleCaseManager));
+          InsertSealedMessage(txn, message, prepared->sealed_envelope));
+    } else {
+      message.envelope = request.envelope;
+      SILD_RETURN_IF_ERROR(InsertMessage(txn, cipher, message));
     }
-    if (context.on_outbox_changed) txn.AfterCommit(context.on_outbox_changed);
+    parties.push_back({message.sender, kRoleSender});
+    for (const std::string& code : request.case_managers) {
+      parties.push_back({code, kRoleCaseManager});
+    }
+    SILD_RETURN_IF_ERROR(AddParties(txn, header.message_id(), parties));
+    if (context.on_outbox_changed) {
+      txn.AfterCommitOnce(&context.on_outbox_changed,
+                          context.on_outbox_changed);
+    }
   }
   return result;
 }

@@ -11,6 +11,7 @@
 #define SILD_GATEWAY_EXCHANGE_DISPATCH_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,7 +70,22 @@ struct DispatchRequest {
   // part of the message (status updates keep the parties informed without
   // disclosing personal data); otherwise DENY means nothing is queued.
   bool deliver_operational_on_deny = false;
+  // What Dispatch needs that depends on the request alone, worked out by
+  // PrepareDispatch before the request reaches the writer thread (empty:
+  // Dispatch works it out itself).
+  struct Prepared {
+    std::string subject_pseudonym;
+    CategorySet present;
+    std::string sealed_envelope;
+  };
+  std::optional<Prepared> prepared;
 };
+
+// Fills request->prepared (pseudonym, categories present, sealed copy of the
+// message): pure work that need not hold the single writer. Call it on the
+// caller's thread after the envelope is final.
+absl::Status PrepareDispatch(const ExchangeContext& context,
+                             DispatchRequest* request);
 
 struct DispatchResult {
   sild::v1::Receipt receipt;

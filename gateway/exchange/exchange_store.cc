@@ -213,11 +213,22 @@ std::string NewUuid() {
   return out;
 }
 
+absl::StatusOr<std::string> SealMessageEnvelope(
+    const PayloadCipher& cipher, const std::string& message_id,
+    const sild::v1::Envelope& envelope) {
+  return cipher.Seal(envelope.SerializeAsString(), MessageAad(message_id));
+}
+
 absl::Status InsertMessage(WriteTxn& txn, const PayloadCipher& cipher,
                            const MessageRow& row) {
-  SILD_ASSIGN_OR_RETURN(std::string sealed,
-                        cipher.Seal(row.envelope.SerializeAsString(),
-                                    MessageAad(row.message_id)));
+  SILD_ASSIGN_OR_RETURN(
+      std::string sealed,
+      SealMessageEnvelope(cipher, row.message_id, row.envelope));
+  return InsertSealedMessage(txn, row, std::move(sealed));
+}
+
+absl::Status InsertSealedMessage(WriteTxn& txn, const MessageRow& row,
+                                 std::string sealed_envelope) {
   return txn.sql()
       .Exec(
           "INSERT INTO messages (message_id, kind, sender, case_id, subject,"
@@ -225,7 +236,7 @@ absl::Status InsertMessage(WriteTxn& txn, const PayloadCipher& cipher,
           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
           {row.message_id, int64_t{row.kind}, row.sender, row.case_id,
            row.subject_pseudonym, int64_t{row.purpose}, row.in_reply_to,
-           Ms(row.created), SqlBlob{std::move(sealed)}})
+           Ms(row.created), SqlBlob{std::move(sealed_envelope)}})
       .status();
 }
 
@@ -274,6 +285,23 @@ absl::Status AddParty(WriteTxn& txn, const std::string& message_id,
           " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
           {message_id, registry_code, std::string(role)})
       .status();
+}
+
+absl::Status AddParties(WriteTxn& txn, const std::string& message_id,
+                        const std::vector<Party>& parties) {
+  if (parties.empty()) return absl::OkStatus();
+  std::string sql =
+      "INSERT INTO message_parties (message_id, registry_code, role) VALUES ";
+  std::vector<SqlValue> params;
+  params.reserve(parties.size() * 3);
+  for (size_t i = 0; i < parties.size(); ++i) {
+    absl::StrAppend(&sql, i == 0 ? "" : ", ", "(?, ?, ?)");
+    params.emplace_back(message_id);
+    params.emplace_back(parties[i].registry_code);
+    params.emplace_back(std::string(parties[i].role));
+  }
+  absl::StrAppend(&sql, " ON CONFLICT DO NOTHING");
+  return txn.sql().Exec(sql, params).status();
 }
 
 absl::StatusOr<std::vector<std::string>> PartyRoles(

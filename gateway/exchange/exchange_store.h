@@ -49,6 +49,14 @@ struct MessageRow {
 
 absl::Status InsertMessage(WriteTxn& txn, const PayloadCipher& cipher,
                            const MessageRow& row);
+// The message's envelope as InsertMessage stores it (sealed, bound to the
+// message id); sealing ahead keeps the cipher off the writer thread.
+absl::StatusOr<std::string> SealMessageEnvelope(
+    const PayloadCipher& cipher, const std::string& message_id,
+    const sild::v1::Envelope& envelope);
+// As InsertMessage with the envelope already sealed (row.envelope unused).
+absl::Status InsertSealedMessage(WriteTxn& txn, const MessageRow& row,
+                                 std::string sealed_envelope);
 absl::Status UpdateMessageEnvelope(WriteTxn& txn, const PayloadCipher& cipher,
                                    const std::string& message_id,
                                    const sild::v1::Envelope& envelope);
@@ -58,6 +66,13 @@ absl::StatusOr<std::optional<MessageRow>> LoadMessage(
 
 absl::Status AddParty(WriteTxn& txn, const std::string& message_id,
                       const std::string& registry_code, const char* role);
+struct Party {
+  std::string registry_code;
+  const char* role;
+};
+// Several parties in one statement (one round trip, one index descent).
+absl::Status AddParties(WriteTxn& txn, const std::string& message_id,
+                        const std::vector<Party>& parties);
 // Roles `registry_code` has on the message (empty: not a party).
 absl::StatusOr<std::vector<std::string>> PartyRoles(
     SqlConnection& sql, const std::string& message_id,

@@ -48,6 +48,13 @@ void SubmitAsync(const ExchangeContext& context,
                  std::function<void(absl::StatusOr<SubmitOutcome>)> done) {
   auto outcome = std::make_shared<SubmitOutcome>();
   const ExchangeContext* ctx = &context;
+  // The writer only decides and writes; the rest is done here, in parallel
+  // with other callers.
+  if (absl::Status prepared = PrepareDispatch(context, &submit->dispatch);
+      !prepared.ok()) {
+    done(prepared);
+    return;
+  }
   context.store->writer().Submit(
       [ctx, submit, outcome](WriteTxn& txn) -> absl::Status {
         SILD_ASSIGN_OR_RETURN(

@@ -181,7 +181,7 @@ void GroupCommitter::RunBatch(std::vector<Request> batch) {
     return;
   }
   for (auto* p : participants_) p->AfterCommit();
-  for (auto& hook : txn.after_commit_) hook();
+  for (auto& hook : txn.after_commit_) hook.fn();
   if (!batch.empty()) Complete({std::move(batch), std::move(results)});
 }
 

@@ -48,14 +48,26 @@ class WriteTxn {
   // Runs `fn` after the batch committed; dropped if this request or the
   // batch rolls back. Used to wake readers (inbox streams, delivery).
   void AfterCommit(std::function<void()> fn) {
-    after_commit_.push_back(std::move(fn));
+    after_commit_.push_back(Hook{nullptr, std::move(fn)});
+  }
+  // As AfterCommit, but runs once per batch however many of its requests
+  // ask with the same `key` (a wake-up that serves them all).
+  void AfterCommitOnce(const void* key, std::function<void()> fn) {
+    for (const Hook& hook : after_commit_) {
+      if (hook.key == key) return;
+    }
+    after_commit_.push_back(Hook{key, std::move(fn)});
   }
 
  private:
   friend class GroupCommitter;
+  struct Hook {
+    const void* key;
+    std::function<void()> fn;
+  };
   SqlConnection& sql_;
   absl::Time now_;
-  std::vector<std::function<void()>> after_commit_;
+  std::vector<Hook> after_commit_;
 };
 
 class TxnParticipant {

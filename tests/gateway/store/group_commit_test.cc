@@ -323,6 +323,37 @@ TEST_P(GroupCommitTest, AfterCommitHooksRunOnlyForCommittedRequests) {
   EXPECT_EQ(hooks.events(), (std::vector<std::string>{"hook1", "hook3"}));
 }
 
+TEST_P(GroupCommitTest, AfterCommitOnceRunsOncePerBatch) {
+  GroupCommitter& committer = StartCommitter();
+  WriterGate gate;
+  Outcomes outcomes;
+  std::atomic<int> wakes{0};
+  static const int kWakeKey = 0;
+  committer.Submit(gate.Hold(), outcomes.For(-1));
+  gate.WaitUntilHeld();
+  auto waking = [&wakes](int64_t id, bool fail) {
+    return [&wakes, id, fail](WriteTxn& txn) -> absl::Status {
+      txn.AfterCommitOnce(&kWakeKey, [&wakes] { ++wakes; });
+      if (fail) return absl::AbortedError("no");
+      return txn.sql().Exec("INSERT INTO item (id) VALUES (?)", {id}).status();
+    };
+  };
+  // The first asker rolls back: its registration goes with it, and the
+  // next asker's counts.
+  committer.Submit(waking(1, true), outcomes.For(1));
+  committer.Submit(waking(2, false), outcomes.For(2));
+  committer.Submit(waking(3, false), outcomes.For(3));
+  gate.Release();
+  ASSERT_TRUE(outcomes.WaitFor(4));
+  EXPECT_EQ(wakes.load(), 1);
+  // A batch of only refused requests wakes nobody.
+  ASSERT_TRUE(committer.Run(waking(4, true)).code() ==
+              absl::StatusCode::kAborted);
+  EXPECT_EQ(wakes.load(), 1);
+  ASSERT_TRUE(committer.Run(waking(5, false)).ok());
+  EXPECT_EQ(wakes.load(), 2);
+}
+
 TEST_P(GroupCommitTest, ParticipantsAreToldInOrder) {
   EventLog& log = log_;
   AddParticipant<RecordingParticipant>("p", &log_);
