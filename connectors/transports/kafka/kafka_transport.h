@@ -5,7 +5,8 @@
 //           (case id or subject pseudonym, so one child's messages share a
 //           partition and stay in order), headers sild-message-id, sild-kind
 //           and sild-content-type. Deliver() returns once the delivery report
-//           arrived; DeliverBatch() produces all, then waits for every report.
+//           arrived; DeliverBatch() produces all, then flushes (sends at
+//           once, linger.ms does not apply) until every report arrived.
 //   Ingress consumes `ingress_topics` in group `group_id` with
 //           enable.auto.commit=false and hands each record to the handler
 //           (message_id = header sild-message-id, else "topic/partition/
