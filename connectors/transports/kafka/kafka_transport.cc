@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
@@ -736,8 +737,17 @@ struct KafkaIngressTransport::State {
   static void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t* list, void* opaque) {
     auto* state = static_cast<State*>(opaque);
+    // properties may choose a cooperative assignor (cooperative-sticky):
+    // then partitions come and go incrementally.
+    const bool cooperative =
+        std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      rd_kafka_assign(rk, list);
+      if (cooperative) {
+        LogIfError("kafka incremental assign",
+                   rd_kafka_incremental_assign(rk, list));
+      } else {
+        rd_kafka_assign(rk, list);
+      }
       absl::MutexLock lock(&state->mu);
       for (int i = 0; i < list->cnt; ++i) {
         auto partition = std::make_shared<Partition>();
@@ -762,7 +772,18 @@ struct KafkaIngressTransport::State {
                          [](const Retry& r) { return !r.partition->assigned; }),
           state->retries.end());
     }
-    rd_kafka_assign(rk, nullptr);
+    if (cooperative) {
+      LogIfError("kafka incremental unassign",
+                 rd_kafka_incremental_unassign(rk, list));
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+
+  static void LogIfError(const char* what, rd_kafka_error_t* error) {
+    if (error == nullptr) return;
+    LogWarning(what, {{"error", rd_kafka_error_string(error)}});
+    rd_kafka_error_destroy(error);
   }
 
   void Poll(const std::shared_ptr<State>& self) {

@@ -437,6 +437,37 @@ TEST(KafkaTransportTest, RefusalGoesToDeadLetterTopicAndDoesNotBlock) {
   (*ingress)->Stop();
 }
 
+TEST(KafkaTransportTest, CooperativeAssignorChosenInPropertiesWorks) {
+  KafkaMockCluster* cluster = Cluster();
+  ASSERT_NE(cluster, nullptr);
+  KafkaTransportConfig config = Config(cluster, "cooperative");
+  (*config.mutable_properties())["partition.assignment.strategy"] =
+      "cooperative-sticky";
+  auto egress = KafkaEgressTransport::Create(config);
+  ASSERT_TRUE(egress.ok()) << egress.status();
+  Collector collector;
+  auto ingress = KafkaIngressTransport::Create(config);
+  ASSERT_TRUE(ingress.ok()) << ingress.status();
+  ASSERT_TRUE((*ingress)->Start(collector.Handler()).ok());
+  std::vector<OutboundMessage> batch;
+  for (int i = 0; i < 8; ++i) {
+    batch.push_back(
+        Message(absl::StrCat("c-", i), absl::StrCat("case-", i), "x"));
+  }
+  for (const DeliveryResult& r : (*egress)->DeliverBatch(batch)) {
+    ASSERT_EQ(r.outcome, DeliveryResult::kDelivered) << r.error;
+  }
+  EXPECT_TRUE(collector.WaitFor(
+      [](const auto& r) {
+        for (int i = 0; i < 8; ++i) {
+          if (!Seen(r, absl::StrCat("c-", i))) return false;
+        }
+        return true;
+      },
+      absl::Seconds(20)));
+  (*ingress)->Stop();
+}
+
 bool EventuallyHealth(const std::function<absl::Status()>& health, bool ok,
                       absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
