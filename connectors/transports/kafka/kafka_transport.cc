@@ -425,6 +425,19 @@ class KafkaProducer {
     --flushers_;
   }
 
+  // True after a fatal error: this producer can deliver nothing more.
+  bool Fatal() const {
+    char error[512];
+    return rd_kafka_fatal_error(rk_, error, sizeof(error)) !=
+           RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
+
+  // For tests: raises a fatal error as librdkafka would.
+  void TestFatalError(const char* reason) {
+    rd_kafka_test_fatal_error(
+        rk_, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason);
+  }
+
   absl::Status health() const {
     char error[512];
     rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk_, error, sizeof(error));
@@ -522,9 +535,23 @@ KafkaEgressTransport::Create(const KafkaTransportConfig& config) {
   auto producer = KafkaProducer::Create(config);
   if (!producer.ok()) return producer.status();
   std::unique_ptr<KafkaEgressTransport> egress(new KafkaEgressTransport());
-  egress->topic_ = config.topic();
+  egress->config_ = config;
+  absl::MutexLock lock(&egress->mu_);
   egress->producer_ = *std::move(producer);
   return egress;
+}
+
+std::shared_ptr<KafkaProducer> KafkaEgressTransport::Producer() {
+  absl::MutexLock lock(&mu_);
+  if (!producer_->Fatal()) return producer_;
+  LogWarning(
+      "kafka producer replaced after a fatal error",
+      {{"topic", config_.topic()}, {"error", producer_->health().ToString()}});
+  auto fresh = KafkaProducer::Create(config_);
+  if (!fresh.ok()) return producer_;  // config was valid; retried next time
+  // The old producer goes when its last batch is done with it.
+  producer_ = *std::move(fresh);
+  return producer_;
 }
 
 KafkaEgressTransport::~KafkaEgressTransport() = default;
@@ -535,6 +562,7 @@ DeliveryResult KafkaEgressTransport::Deliver(const OutboundMessage& message) {
 
 std::vector<DeliveryResult> KafkaEgressTransport::DeliverBatch(
     const std::vector<OutboundMessage>& messages) {
+  std::shared_ptr<KafkaProducer> producer = Producer();
   // Shared with the reports, which may outlive an early return.
   auto wait = std::make_shared<BatchWait>();
   {
@@ -545,15 +573,15 @@ std::vector<DeliveryResult> KafkaEgressTransport::DeliverBatch(
   for (size_t i = 0; i < messages.size(); ++i) {
     const OutboundMessage& m = messages[i];
     rd_kafka_resp_err_t err =
-        producer_->Produce(topic_, m.key, m.bytes,
-                           {{kKafkaMessageIdHeader, m.message_id},
-                            {kKafkaKindHeader, m.kind},
-                            {kKafkaContentTypeHeader, m.content_type}},
-                           [wait, i](rd_kafka_resp_err_t report) {
-                             absl::MutexLock lock(&wait->mu);
-                             wait->results[i] = FromError(report);
-                             --wait->remaining;
-                           });
+        producer->Produce(config_.topic(), m.key, m.bytes,
+                          {{kKafkaMessageIdHeader, m.message_id},
+                           {kKafkaKindHeader, m.kind},
+                           {kKafkaContentTypeHeader, m.content_type}},
+                          [wait, i](rd_kafka_resp_err_t report) {
+                            absl::MutexLock lock(&wait->mu);
+                            wait->results[i] = FromError(report);
+                            --wait->remaining;
+                          });
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       absl::MutexLock lock(&wait->mu);
       wait->results[i] = FromError(err);
@@ -570,13 +598,19 @@ std::vector<DeliveryResult> KafkaEgressTransport::DeliverBatch(
   };
   while (!all_reported()) {
     wait->mu.Unlock();
-    producer_->Flush(/*timeout_ms=*/10);
+    producer->Flush(/*timeout_ms=*/10);
     wait->mu.Lock();
   }
   return wait->results;
 }
 
+void KafkaEgressTransport::RaiseFatalErrorForTesting() {
+  absl::MutexLock lock(&mu_);
+  producer_->TestFatalError("raised by a test");
+}
+
 absl::Status KafkaEgressTransport::health() const {
+  absl::MutexLock lock(&mu_);
   return producer_->health();
 }
 

@@ -21,7 +21,8 @@
 //
 // Connection problems arrive through librdkafka's error callback: health()
 // reports the last one until the broker answers again; nothing crashes and
-// librdkafka reconnects with its own backoff.
+// librdkafka reconnects with its own backoff. After a fatal producer error
+// the egress makes a new producer on its next delivery.
 //
 // Thread safety: Deliver/DeliverBatch may be called concurrently. Ingress
 // runs one polling thread that calls the handler; done may be called from
@@ -35,7 +36,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "connectors/sdk/transport.h"
 #include "sild/connectors/v1/kafka.pb.h"
 
@@ -66,10 +69,20 @@ class KafkaEgressTransport final : public EgressTransport {
       const std::vector<OutboundMessage>& messages) override;
   absl::Status health() const override;
 
+  // Makes the current producer fail fatally, as librdkafka does when an
+  // idempotent producer cannot go on.
+  void RaiseFatalErrorForTesting();
+
  private:
   KafkaEgressTransport() = default;
-  std::string topic_;
-  std::unique_ptr<KafkaProducer> producer_;
+  // The producer to use: after a fatal error (an idempotent producer
+  // cannot go on after one, e.g. when its sequence numbers are lost) a new
+  // one replaces it; the failed batches come back retryable.
+  std::shared_ptr<KafkaProducer> Producer();
+
+  sild::connectors::v1::KafkaTransportConfig config_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<KafkaProducer> producer_ ABSL_GUARDED_BY(mu_);
 };
 
 class KafkaIngressTransport final : public IngressTransport {

@@ -314,6 +314,37 @@ TEST(KafkaTransportTest, ProducerIsIdempotent) {
   egress->reset();
 }
 
+TEST(KafkaTransportTest, FatalProducerErrorIsReplacedByANewProducer) {
+  auto cluster = KafkaMockCluster::Create(1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  KafkaTransportConfig config = Config(cluster->get(), "fatal");
+  config.set_delivery_timeout_ms(5000);
+  auto egress = KafkaEgressTransport::Create(config);
+  ASSERT_TRUE(egress.ok()) << egress.status();
+  DeliveryResult first = (*egress)->Deliver(Message("f-1", "case-1", "1"));
+  ASSERT_EQ(first.outcome, DeliveryResult::kDelivered) << first.error;
+  // librdkafka gives an idempotent producer up for good after a fatal error
+  // (lost sequence numbers, for one); health says so meanwhile.
+  (*egress)->RaiseFatalErrorForTesting();
+  absl::Status health = (*egress)->health();
+  EXPECT_EQ(health.code(), absl::StatusCode::kUnavailable) << health;
+  EXPECT_NE(health.message().find("OUT_OF_ORDER_SEQUENCE_NUMBER"),
+            std::string::npos)
+      << health;
+  // The next deliveries go through a new producer.
+  DeliveryResult again = (*egress)->Deliver(Message("f-2", "case-1", "2"));
+  EXPECT_EQ(again.outcome, DeliveryResult::kDelivered) << again.error;
+  DeliveryResult third = (*egress)->Deliver(Message("f-3", "case-1", "3"));
+  EXPECT_EQ(third.outcome, DeliveryResult::kDelivered) << third.error;
+  EXPECT_TRUE((*egress)->health().ok()) << (*egress)->health();
+  std::set<std::string> ids;
+  for (const KafkaRecord& r : ReadAll(cluster->get(), config.topic())) {
+    ids.insert(r.header(kKafkaMessageIdHeader));
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"f-1", "f-2", "f-3"}));
+  egress->reset();
+}
+
 TEST(KafkaTransportTest, RestartedConsumerResumesAtFirstRecordNotDone) {
   KafkaMockCluster* cluster = Cluster();
   ASSERT_NE(cluster, nullptr);
@@ -484,7 +515,7 @@ TEST(KafkaTransportTest, BrokerDownIsReportedAndRecoveredWithoutLoss) {
   ASSERT_TRUE(owned.ok()) << owned.status();
   KafkaMockCluster* cluster = owned->get();
   KafkaTransportConfig config = Config(cluster, "down");
-  config.set_delivery_timeout_ms(2000);
+  config.set_delivery_timeout_ms(1000);
   auto egress = KafkaEgressTransport::Create(config);
   ASSERT_TRUE(egress.ok()) << egress.status();
   Collector collector;
