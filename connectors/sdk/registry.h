@@ -88,6 +88,44 @@ class Registry {
   std::map<std::string, std::unique_ptr<Factory>> factories_;
 };
 
+// The factories of a transport whose `Transport::Create(const Config&)`
+// returns absl::StatusOr<std::unique_ptr<Transport>> (the broker
+// transports): name an alias and register it,
+//   using MyEgressFactory =
+//       TypedEgressTransportFactory<kMyName, MyConfig, MyEgressTransport>;
+//   SILD_REGISTER_EGRESS_TRANSPORT_FACTORY(MyEgressFactory);
+template <const char* kName, typename Config, typename Transport>
+class TypedEgressTransportFactory final : public EgressTransportFactory {
+ public:
+  std::string name() const override { return kName; }
+  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
+      const override {
+    return std::make_unique<Config>();
+  }
+  absl::StatusOr<std::unique_ptr<EgressTransport>> Create(
+      const google::protobuf::Message& config) const override {
+    auto transport = Transport::Create(static_cast<const Config&>(config));
+    if (!transport.ok()) return transport.status();
+    return std::unique_ptr<EgressTransport>(*std::move(transport));
+  }
+};
+
+template <const char* kName, typename Config, typename Transport>
+class TypedIngressTransportFactory final : public IngressTransportFactory {
+ public:
+  std::string name() const override { return kName; }
+  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
+      const override {
+    return std::make_unique<Config>();
+  }
+  absl::StatusOr<std::unique_ptr<IngressTransport>> Create(
+      const google::protobuf::Message& config) const override {
+    auto transport = Transport::Create(static_cast<const Config&>(config));
+    if (!transport.ok()) return transport.status();
+    return std::unique_ptr<IngressTransport>(*std::move(transport));
+  }
+};
+
 template <typename Factory, typename Impl>
 struct FactoryRegistrar {
   FactoryRegistrar() {
@@ -112,17 +150,17 @@ absl::StatusOr<std::unique_ptr<IngressTransport>> CreateIngressTransport(
 
 #define SILD_CONNECTORS_CONCAT_INNER_(a, b) a##b
 #define SILD_CONNECTORS_CONCAT_(a, b) SILD_CONNECTORS_CONCAT_INNER_(a, b)
-#define SILD_REGISTER_CODEC_FACTORY(Impl)                                  \
-  static ::sild::connectors::FactoryRegistrar<                             \
-      ::sild::connectors::CodecFactory, Impl>                              \
-      SILD_CONNECTORS_CONCAT_(sild_codec_registrar_, __LINE__)
-#define SILD_REGISTER_EGRESS_TRANSPORT_FACTORY(Impl)                       \
-  static ::sild::connectors::FactoryRegistrar<                             \
-      ::sild::connectors::EgressTransportFactory, Impl>                    \
-      SILD_CONNECTORS_CONCAT_(sild_egress_registrar_, __LINE__)
-#define SILD_REGISTER_INGRESS_TRANSPORT_FACTORY(Impl)                      \
-  static ::sild::connectors::FactoryRegistrar<                             \
-      ::sild::connectors::IngressTransportFactory, Impl>                   \
-      SILD_CONNECTORS_CONCAT_(sild_ingress_registrar_, __LINE__)
+#define SILD_REGISTER_CODEC_FACTORY(Impl)      \
+  static ::sild::connectors::FactoryRegistrar< \
+      ::sild::connectors::CodecFactory, Impl>  \
+  SILD_CONNECTORS_CONCAT_(sild_codec_registrar_, __LINE__)
+#define SILD_REGISTER_EGRESS_TRANSPORT_FACTORY(Impl)    \
+  static ::sild::connectors::FactoryRegistrar<          \
+      ::sild::connectors::EgressTransportFactory, Impl> \
+  SILD_CONNECTORS_CONCAT_(sild_egress_registrar_, __LINE__)
+#define SILD_REGISTER_INGRESS_TRANSPORT_FACTORY(Impl)    \
+  static ::sild::connectors::FactoryRegistrar<           \
+      ::sild::connectors::IngressTransportFactory, Impl> \
+  SILD_CONNECTORS_CONCAT_(sild_ingress_registrar_, __LINE__)
 
 #endif  // SILD_CONNECTORS_SDK_REGISTRY_H_

@@ -27,6 +27,7 @@
 #include "sild/connectors/v1/nats.pb.h"
 #include "sild/v1/audit_service.grpc.pb.h"
 #include "sild/v1/consent_service.grpc.pb.h"
+#include "tests/integration/broker_exchange_util.h"
 #include "tests/integration/integration_util.h"
 #include "tests/testing/nats_server.h"
 #include "tests/testing/test_env.h"
@@ -48,34 +49,8 @@ class NatsCleanup : public ::testing::Environment {
 [[maybe_unused]] ::testing::Environment* const kCleanup =
     ::testing::AddGlobalTestEnvironment(new NatsCleanup);
 
-// A school information system's referral (EHIS XML, as tests/connectors/
-// ehis/golden/referral.native.xml, cut down).
 std::string EhisReferral(const std::string& key, const std::string& performer) {
-  return absl::StrFormat(R"(<?xml version="1.0" encoding="UTF-8"?>
-<opilane>
-  <sonum>
-    <id>%s</id>
-    <idempotentsusvoti>%s</idempotentsusvoti>
-    <liik>SUUNAMINE</liik>
-    <eesmark>TUGITEENUS</eesmark>
-  </sonum>
-  <isikukood>%s</isikukood>
-  <oppeasutus><registrikood>%s</registrikood></oppeasutus>
-  <pohjusetaPuudumised>
-    <pohjusetaPuudumine>
-      <aasta>2023</aasta><veerand>2</veerand>
-      <tunnid>220</tunnid><puudumised>31</puudumised>
-    </pohjusetaPuudumine>
-  </pohjusetaPuudumised>
-  <suunamine>
-    <teenus>PSUHHOLOOG</teenus>
-    <teenuseOsutaja><registrikood>%s</registrikood></teenuseOsutaja>
-  </suunamine>
-  <markus>Sagedased puudumised (%s).</markus>
-</opilane>
-)",
-                         "ehis-" + key, key, testing::kPupil, kSchool,
-                         performer, key);
+  return testing::EhisReferralXml(key, kSchool, performer);
 }
 
 struct NatsMessage {
@@ -317,34 +292,8 @@ TEST_F(NatsExchangeTest,
 
   // The disclosure, its delivery and the refusal are in the audit trail,
   // and the trail verifies.
-  auto audit = sild::v1::AuditService::NewStub(
-      testing::AgencyChannel(gateway_->port(), "auditor"));
-  grpc::ClientContext query_context;
-  sild::v1::AuditQueryRequest query;
-  query.set_subject_personal_code(testing::kPupil);
-  sild::v1::AuditQueryResponse records;
-  ASSERT_TRUE(audit->Query(&query_context, query, &records).ok());
-  // (action, outcome, counterparty, reason) of every record about the pupil.
-  std::set<std::tuple<int, int, std::string, std::string>> trail;
-  for (const auto& record : records.records()) {
-    trail.insert({record.action(), record.outcome(), record.counterparty(),
-                  record.reason_code()});
-  }
-  EXPECT_TRUE(trail.count({sild::v1::AUDIT_ACTION_DISCLOSURE,
-                           sild::v1::AUDIT_OUTCOME_ALLOW,
-                           testing::kSocialServices, "OK"}));
-  EXPECT_TRUE(trail.count({sild::v1::AUDIT_ACTION_DELIVERY,
-                           sild::v1::AUDIT_OUTCOME_SUCCESS,
-                           testing::kSocialServices, "DELIVERED"}));
-  EXPECT_TRUE(trail.count({sild::v1::AUDIT_ACTION_DECISION,
-                           sild::v1::AUDIT_OUTCOME_DENY, kSchoolHealth,
-                           "RECIPIENT_NOT_COVERED"}));
-  grpc::ClientContext verify_context;
-  sild::v1::AuditVerifyResponse verified;
-  ASSERT_TRUE(
-      audit->Verify(&verify_context, sild::v1::AuditVerifyRequest(), &verified)
-          .ok());
-  EXPECT_TRUE(verified.intact()) << verified.DebugString();
+  testing::ExpectDisclosureDeliveryAndRefusalAudited(gateway_->port(),
+                                                     kSchoolHealth);
 }
 
 TEST_F(NatsExchangeTest, BrokerRestartMidStreamLosesNothingAcknowledged) {

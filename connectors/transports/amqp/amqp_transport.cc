@@ -901,38 +901,12 @@ absl::Status AmqpIngressTransport::health() const {
 
 namespace {
 
-class AmqpEgressFactory final : public EgressTransportFactory {
- public:
-  std::string name() const override { return kAmqpTransportName; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
-      const override {
-    return std::make_unique<AmqpTransportConfig>();
-  }
-  absl::StatusOr<std::unique_ptr<EgressTransport>> Create(
-      const google::protobuf::Message& config) const override {
-    auto transport = AmqpEgressTransport::Create(
-        static_cast<const AmqpTransportConfig&>(config));
-    if (!transport.ok()) return transport.status();
-    return std::unique_ptr<EgressTransport>(*std::move(transport));
-  }
-};
-
-class AmqpIngressFactory final : public IngressTransportFactory {
- public:
-  std::string name() const override { return kAmqpTransportName; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
-      const override {
-    return std::make_unique<AmqpTransportConfig>();
-  }
-  absl::StatusOr<std::unique_ptr<IngressTransport>> Create(
-      const google::protobuf::Message& config) const override {
-    auto transport = AmqpIngressTransport::Create(
-        static_cast<const AmqpTransportConfig&>(config));
-    if (!transport.ok()) return transport.status();
-    return std::unique_ptr<IngressTransport>(*std::move(transport));
-  }
-};
-
+using AmqpEgressFactory =
+    TypedEgressTransportFactory<kAmqpTransportName, AmqpTransportConfig,
+                                AmqpEgressTransport>;
+using AmqpIngressFactory =
+    TypedIngressTransportFactory<kAmqpTransportName, AmqpTransportConfig,
+                                 AmqpIngressTransport>;
 SILD_REGISTER_EGRESS_TRANSPORT_FACTORY(AmqpEgressFactory);
 SILD_REGISTER_INGRESS_TRANSPORT_FACTORY(AmqpIngressFactory);
 

@@ -1088,38 +1088,12 @@ absl::Status KafkaIngressTransport::health() const {
 
 namespace {
 
-class KafkaEgressFactory final : public EgressTransportFactory {
- public:
-  std::string name() const override { return kKafkaTransportName; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
-      const override {
-    return std::make_unique<KafkaTransportConfig>();
-  }
-  absl::StatusOr<std::unique_ptr<EgressTransport>> Create(
-      const google::protobuf::Message& config) const override {
-    auto egress = KafkaEgressTransport::Create(
-        static_cast<const KafkaTransportConfig&>(config));
-    if (!egress.ok()) return egress.status();
-    return std::unique_ptr<EgressTransport>(*std::move(egress));
-  }
-};
-
-class KafkaIngressFactory final : public IngressTransportFactory {
- public:
-  std::string name() const override { return kKafkaTransportName; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
-      const override {
-    return std::make_unique<KafkaTransportConfig>();
-  }
-  absl::StatusOr<std::unique_ptr<IngressTransport>> Create(
-      const google::protobuf::Message& config) const override {
-    auto ingress = KafkaIngressTransport::Create(
-        static_cast<const KafkaTransportConfig&>(config));
-    if (!ingress.ok()) return ingress.status();
-    return std::unique_ptr<IngressTransport>(*std::move(ingress));
-  }
-};
-
+using KafkaEgressFactory =
+    TypedEgressTransportFactory<kKafkaTransportName, KafkaTransportConfig,
+                                KafkaEgressTransport>;
+using KafkaIngressFactory =
+    TypedIngressTransportFactory<kKafkaTransportName, KafkaTransportConfig,
+                                 KafkaIngressTransport>;
 SILD_REGISTER_EGRESS_TRANSPORT_FACTORY(KafkaEgressFactory);
 SILD_REGISTER_INGRESS_TRANSPORT_FACTORY(KafkaIngressFactory);
 

@@ -900,38 +900,12 @@ absl::Status NatsIngressTransport::health() const {
 
 namespace {
 
-class NatsEgressFactory final : public EgressTransportFactory {
- public:
-  std::string name() const override { return kNatsTransportName; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
-      const override {
-    return std::make_unique<NatsTransportConfig>();
-  }
-  absl::StatusOr<std::unique_ptr<EgressTransport>> Create(
-      const google::protobuf::Message& config) const override {
-    auto transport = NatsEgressTransport::Create(
-        static_cast<const NatsTransportConfig&>(config));
-    if (!transport.ok()) return transport.status();
-    return std::unique_ptr<EgressTransport>(*std::move(transport));
-  }
-};
-
-class NatsIngressFactory final : public IngressTransportFactory {
- public:
-  std::string name() const override { return kNatsTransportName; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
-      const override {
-    return std::make_unique<NatsTransportConfig>();
-  }
-  absl::StatusOr<std::unique_ptr<IngressTransport>> Create(
-      const google::protobuf::Message& config) const override {
-    auto transport = NatsIngressTransport::Create(
-        static_cast<const NatsTransportConfig&>(config));
-    if (!transport.ok()) return transport.status();
-    return std::unique_ptr<IngressTransport>(*std::move(transport));
-  }
-};
-
+using NatsEgressFactory =
+    TypedEgressTransportFactory<kNatsTransportName, NatsTransportConfig,
+                                NatsEgressTransport>;
+using NatsIngressFactory =
+    TypedIngressTransportFactory<kNatsTransportName, NatsTransportConfig,
+                                 NatsIngressTransport>;
 SILD_REGISTER_EGRESS_TRANSPORT_FACTORY(NatsEgressFactory);
 SILD_REGISTER_INGRESS_TRANSPORT_FACTORY(NatsIngressFactory);
 
