@@ -3,10 +3,12 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -313,12 +315,38 @@ absl::Status CheckKafkaConfig(const KafkaTransportConfig& config,
   return BaseConf(config).status();
 }
 
+// Where the delivery report of one produced message goes: Reported() is
+// called exactly once, from the producer's polling thread (or its
+// destructor's purge), for every message Produce queued.
+class ReportSink {
+ public:
+  virtual void Reported(rd_kafka_resp_err_t err) = 0;
+
+ protected:
+  ~ReportSink() = default;
+};
+
+// A callback that frees itself once called.
+class OwnedReport final : public ReportSink {
+ public:
+  explicit OwnedReport(std::function<void(rd_kafka_resp_err_t)> fn)
+      : fn_(std::move(fn)) {}
+  void Reported(rd_kafka_resp_err_t err) override {
+    fn_(err);
+    delete this;
+  }
+
+ private:
+  std::function<void(rd_kafka_resp_err_t)> fn_;
+};
+
 // An idempotent producer with its own polling thread, which serves the
-// delivery reports. Each produced message carries a heap callback as its
-// opaque; the report calls and frees it exactly once.
+// delivery reports. Each produced message carries its ReportSink as its
+// opaque.
 class KafkaProducer {
  public:
   using Report = std::function<void(rd_kafka_resp_err_t)>;
+  using Header = std::pair<absl::string_view, absl::string_view>;
 
   static absl::StatusOr<std::unique_ptr<KafkaProducer>> Create(
       const KafkaTransportConfig& config) {
@@ -346,14 +374,11 @@ class KafkaProducer {
         });
     rd_kafka_conf_set_dr_msg_cb(
         c, [](rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
-          auto* report = static_cast<Report*>(message->_private);
+          auto* sink = static_cast<ReportSink*>(message->_private);
           if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             static_cast<Health*>(opaque)->Recover();
           }
-          if (report != nullptr) {
-            (*report)(message->err);
-            delete report;
-          }
+          if (sink != nullptr) sink->Reported(message->err);
         });
     char error[512];
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, error, sizeof(error));
@@ -388,24 +413,39 @@ class KafkaProducer {
       const std::string& value,
       const std::vector<std::pair<std::string, std::string>>& headers,
       Report report) {
-    auto* owned = new Report(std::move(report));
-    absl::Time deadline = absl::Now() + absl::Seconds(10);
+    std::vector<Header> views(headers.begin(), headers.end());
+    auto* owned = new OwnedReport(std::move(report));
+    rd_kafka_resp_err_t err =
+        Produce(topic, key, value, views.data(), views.size(), owned);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) delete owned;
+    return err;
+  }
+
+  // As above without an allocation of its own: `sink` (owned by the caller,
+  // alive until its report) hears of the message unless an error is
+  // returned.
+  rd_kafka_resp_err_t Produce(const std::string& topic, absl::string_view key,
+                              absl::string_view value, const Header* headers,
+                              size_t header_count, ReportSink* sink) {
+    std::optional<absl::Time> deadline;
     while (true) {
-      rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
-      for (const auto& [name, text] : headers) {
-        rd_kafka_header_add(hdrs, name.data(), name.size(), text.data(),
-                            text.size());
+      rd_kafka_headers_t* hdrs = rd_kafka_headers_new(header_count);
+      for (size_t h = 0; h < header_count; ++h) {
+        rd_kafka_header_add(hdrs, headers[h].first.data(),
+                            static_cast<ssize_t>(headers[h].first.size()),
+                            headers[h].second.data(),
+                            static_cast<ssize_t>(headers[h].second.size()));
       }
       rd_kafka_resp_err_t err = rd_kafka_producev(
           rk_, RD_KAFKA_V_TOPIC(topic.c_str()),
           RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-          RD_KAFKA_V_OPAQUE(owned), RD_KAFKA_V_END);
+          RD_KAFKA_V_OPAQUE(sink), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return err;
       rd_kafka_headers_destroy(hdrs);
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || absl::Now() > deadline) {
-        delete owned;
+      if (!deadline) deadline = absl::Now() + absl::Seconds(10);
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || absl::Now() > *deadline) {
         return err;
       }
       // The local queue is full: let reports drain it, then try again.
@@ -520,11 +560,21 @@ DeliveryResult FromError(rd_kafka_resp_err_t err) {
   }
 }
 
-// Counts the reports of one DeliverBatch call.
+// The reports of one DeliverBatch call: one slot a message, each written
+// once by its report before the count drops (release), read by the caller
+// once the count is zero (acquire).
 struct BatchWait {
-  absl::Mutex mu;
-  size_t remaining ABSL_GUARDED_BY(mu) = 0;
-  std::vector<DeliveryResult> results ABSL_GUARDED_BY(mu);
+  struct Slot final : ReportSink {
+    BatchWait* wait = nullptr;
+    DeliveryResult* result = nullptr;
+    void Reported(rd_kafka_resp_err_t err) override {
+      *result = FromError(err);
+      wait->remaining.fetch_sub(1, std::memory_order_release);
+    }
+  };
+  std::atomic<size_t> remaining{0};
+  std::vector<DeliveryResult> results;
+  std::vector<Slot> slots;
 };
 
 }  // namespace
@@ -563,45 +613,32 @@ DeliveryResult KafkaEgressTransport::Deliver(const OutboundMessage& message) {
 std::vector<DeliveryResult> KafkaEgressTransport::DeliverBatch(
     const std::vector<OutboundMessage>& messages) {
   std::shared_ptr<KafkaProducer> producer = Producer();
-  // Shared with the reports, which may outlive an early return.
-  auto wait = std::make_shared<BatchWait>();
-  {
-    absl::MutexLock lock(&wait->mu);
-    wait->results.resize(messages.size());
-    wait->remaining = messages.size();
-  }
+  // Lives until every report arrived: the call returns only then.
+  BatchWait wait;
+  wait.results.resize(messages.size());
+  wait.slots.resize(messages.size());
+  wait.remaining.store(messages.size(), std::memory_order_relaxed);
   for (size_t i = 0; i < messages.size(); ++i) {
     const OutboundMessage& m = messages[i];
+    BatchWait::Slot& slot = wait.slots[i];
+    slot.wait = &wait;
+    slot.result = &wait.results[i];
+    const KafkaProducer::Header headers[] = {
+        {kKafkaMessageIdHeader, m.message_id},
+        {kKafkaKindHeader, m.kind},
+        {kKafkaContentTypeHeader, m.content_type}};
     rd_kafka_resp_err_t err =
-        producer->Produce(config_.topic(), m.key, m.bytes,
-                          {{kKafkaMessageIdHeader, m.message_id},
-                           {kKafkaKindHeader, m.kind},
-                           {kKafkaContentTypeHeader, m.content_type}},
-                          [wait, i](rd_kafka_resp_err_t report) {
-                            absl::MutexLock lock(&wait->mu);
-                            wait->results[i] = FromError(report);
-                            --wait->remaining;
-                          });
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      absl::MutexLock lock(&wait->mu);
-      wait->results[i] = FromError(err);
-      --wait->remaining;
-    }
+        producer->Produce(config_.topic(), m.key, m.bytes, headers, 3, &slot);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) slot.Reported(err);
   }
   // The batch is complete: send it now instead of after linger.ms (while
   // rd_kafka_flush runs, the broker threads treat linger as elapsed, for
   // every caller's messages). Flushing in short slices, since flush waits
   // for other callers' messages too; message.timeout.ms bounds every report.
-  absl::MutexLock lock(&wait->mu);
-  auto all_reported = [&wait]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wait->mu) {
-    return wait->remaining == 0;
-  };
-  while (!all_reported()) {
-    wait->mu.Unlock();
+  while (wait.remaining.load(std::memory_order_acquire) != 0) {
     producer->Flush(/*timeout_ms=*/10);
-    wait->mu.Lock();
   }
-  return wait->results;
+  return std::move(wait.results);
 }
 
 void KafkaEgressTransport::RaiseFatalErrorForTesting() {
