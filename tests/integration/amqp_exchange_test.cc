@@ -314,31 +314,15 @@ class AmqpExchangeTest : public ::testing::Test {
                max_backoff_ms: 500
              })pb",
         &config));
-    for (config::v1::AgencyConfig& agency : *config.mutable_agencies()) {
-      if (agency.registry_code() == kSchool) {
-        agency.set_codec("ehis-xml");
-        agency.set_ingress_transport("amqp");
-        agency.mutable_ingress_transport_config()->PackFrom(school_);
-      } else if (agency.registry_code() == testing::kSocialServices) {
-        agency.set_codec("social-json");
-        agency.set_transport("amqp");
-        agency.mutable_transport_config()->PackFrom(social_);
-      }
-    }
+    testing::ConnectSchoolAndSocialServices(config, kSchool, "amqp", school_,
+                                            social_);
     auto gateway = GatewayServer::Start(config);
     ASSERT_TRUE(gateway.ok()) << gateway.status();
     gateway_ = std::move(*gateway);
 
     // The parent's consent (recorded by the social services) covers them,
     // not school health.
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-    sild::v1::GrantConsentResponse granted;
-    grpc::Status status =
-        sild::v1::ConsentService::NewStub(
-            testing::AgencyChannel(gateway_->port(), "social-services"))
-            ->Grant(&context, testing::ParentConsent(), &granted);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_NO_FATAL_FAILURE(testing::GrantParentConsent(gateway_->port()));
   }
 
   void TearDown() override {

@@ -9,9 +9,12 @@
 #include <tuple>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
+#include "sild/config/v1/config.pb.h"
 #include "sild/v1/audit_service.grpc.pb.h"
+#include "sild/v1/consent_service.grpc.pb.h"
 #include "tests/integration/integration_util.h"
 
 namespace sild::testing {
@@ -47,6 +50,39 @@ inline std::string EhisReferralXml(const std::string& key,
 </opilane>
 )",
                          "ehis-" + key, key, kPupil, school, performer, key);
+}
+
+// Puts the school (`school`) on `transport` as its ingress, reading its
+// system's EHIS XML with `school_config`, and social services on the same
+// transport as their egress, in social-json with `social_config`.
+inline void ConnectSchoolAndSocialServices(
+    sild::config::v1::GatewayConfig& config, const std::string& school,
+    const std::string& transport,
+    const google::protobuf::Message& school_config,
+    const google::protobuf::Message& social_config) {
+  for (sild::config::v1::AgencyConfig& agency : *config.mutable_agencies()) {
+    if (agency.registry_code() == school) {
+      agency.set_codec("ehis-xml");
+      agency.set_ingress_transport(transport);
+      agency.mutable_ingress_transport_config()->PackFrom(school_config);
+    } else if (agency.registry_code() == kSocialServices) {
+      agency.set_codec("social-json");
+      agency.set_transport(transport);
+      agency.mutable_transport_config()->PackFrom(social_config);
+    }
+  }
+}
+
+// Social services record the parent's consent (ParentConsent()) through
+// the gateway on `gateway_port`: it covers them, not school health.
+inline void GrantParentConsent(int gateway_port) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  sild::v1::GrantConsentResponse granted;
+  grpc::Status status = sild::v1::ConsentService::NewStub(
+                            AgencyChannel(gateway_port, "social-services"))
+                            ->Grant(&context, ParentConsent(), &granted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
 }
 
 // The gateway on `gateway_port` audited the referral's disclosure to social
