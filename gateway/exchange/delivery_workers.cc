@@ -82,7 +82,11 @@ DeliveryWorkers::DeliveryWorkers(const ExchangeContext* context,
   if (options_.owner.empty()) options_.owner = DefaultOwner();
   options_.workers = std::max(options_.workers, 1);
   options_.claim_batch = std::max(options_.claim_batch, 1);
+  options_.max_pipelined_claim_batch =
+      std::max(options_.max_pipelined_claim_batch, options_.claim_batch);
   options_.max_attempts = std::max(options_.max_attempts, 1);
+  claim_limits_ = std::vector<std::atomic<int>>(options_.workers);
+  for (auto& limit : claim_limits_) limit.store(options_.claim_batch);
 }
 
 DeliveryWorkers::DeliveryWorkers(const ExchangeContext* context,
@@ -176,8 +180,12 @@ absl::StatusOr<int> DeliveryWorkers::RunOnce(int worker) {
         return absl::OkStatus();
       }));
   if (!due || *due > context_->store->clock()->Now()) return 0;
-  SILD_ASSIGN_OR_RETURN(std::vector<OutboxRow> rows,
-                        Claim(options_.claim_batch, worker));
+  std::atomic<int>* limit =
+      worker >= 0 && static_cast<size_t>(worker) < claim_limits_.size()
+          ? &claim_limits_[worker]
+          : nullptr;
+  const int claim = limit ? limit->load() : options_.claim_batch;
+  SILD_ASSIGN_OR_RETURN(std::vector<OutboxRow> rows, Claim(claim, worker));
   if (rows.empty()) return 0;
   std::vector<Outcome> outcomes(rows.size());
   // Rows for the same recipient over the same transport go as one batch, so
@@ -187,6 +195,22 @@ absl::StatusOr<int> DeliveryWorkers::RunOnce(int worker) {
   for (size_t i = 0; i < rows.size(); ++i) {
     outcomes[i].row = &rows[i];
     batches[{rows[i].transport, rows[i].recipient}].push_back(i);
+  }
+  bool all_pipelined = true;
+  for (const auto& [key, positions] : batches) {
+    const DeliveryTransport* transport = transports_->Find(key.first);
+    if (transport == nullptr || !transport->pipelines()) all_pipelined = false;
+  }
+  if (limit != nullptr) {
+    // A broker takes a batch in one round trip: a full claim of only such
+    // rows says more are waiting, so the next claim is larger. Any row that
+    // goes one by one brings the claim back to claim_batch, which bounds how
+    // long a claim holds its lease.
+    if (!all_pipelined) {
+      limit->store(options_.claim_batch);
+    } else if (static_cast<int>(rows.size()) >= claim) {
+      limit->store(std::min(claim * 2, options_.max_pipelined_claim_batch));
+    }
   }
   for (const auto& [key, positions] : batches) {
     if (stopping_.load()) {

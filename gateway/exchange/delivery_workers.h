@@ -9,7 +9,10 @@
 //
 // One round (RunOnce) is three steps, so a crash anywhere loses nothing:
 //  1. claim: one write sets lease_owner/lease_until on up to claim_batch due
-//     rows (PENDING, next_attempt <= now, no live lease);
+//     rows (PENDING, next_attempt <= now, no live lease); while every row a
+//     worker claims goes to a transport that pipelines (a broker) and its
+//     claims come back full, the worker doubles its claim, up to
+//     max_pipelined_claim_batch: one round trip carries the whole batch;
 //  2. deliver each row through its transport, outside any transaction;
 //  3. record: one write marks each row DELIVERED (audit DELIVERY, SUCCESS)
 //     or counts the failed attempt (audit DELIVERY_FAILURE, FAILURE, reason
@@ -70,6 +73,8 @@ struct DeliveryWorkerOptions {
   // How long a claim protects a row: longer than any delivery takes.
   absl::Duration lease = absl::Minutes(2);
   int claim_batch = 8;
+  // Largest claim of a worker whose rows all go to pipelining transports.
+  int max_pipelined_claim_batch = 256;
   // Longest sleep without a wake-up.
   absl::Duration idle_poll = absl::Seconds(5);
   // Names this process's claims; empty: "<hostname>/<pid>/<random>".
@@ -134,6 +139,8 @@ class DeliveryWorkers {
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> delivered_{0};
   std::atomic<int64_t> failed_{0};
+  // Each worker's next claim size (the adaptive claim above).
+  std::vector<std::atomic<int>> claim_limits_;
 
   absl::Mutex mu_;
   absl::CondVar wake_;

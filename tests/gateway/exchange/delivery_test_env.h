@@ -71,6 +71,24 @@ class ScriptedTransport final : public exchange::DeliveryTransport {
     return next;
   }
 
+  bool pipelines() const override { return pipelines_; }
+  std::vector<exchange::DeliveryResult> DeliverBatch(
+      const std::vector<const exchange::OutboxRow*>& rows,
+      const Agency& recipient) override {
+    {
+      absl::MutexLock lock(&mu_);
+      batch_sizes_.push_back(static_cast<int>(rows.size()));
+    }
+    return DeliveryTransport::DeliverBatch(rows, recipient);
+  }
+  // Set before the workers start.
+  void set_pipelines(bool pipelines) { pipelines_ = pipelines; }
+  // The size of every DeliverBatch call, in order.
+  std::vector<int> batch_sizes() const {
+    absl::MutexLock lock(&mu_);
+    return batch_sizes_;
+  }
+
   void Then(exchange::DeliveryResult result) {
     absl::MutexLock lock(&mu_);
     script_.push_back(std::move(result));
@@ -85,7 +103,9 @@ class ScriptedTransport final : public exchange::DeliveryTransport {
   std::string name_;
   exchange::DeliveryResult fallback_;
   absl::Duration delay_ = absl::ZeroDuration();
+  bool pipelines_ = false;
   mutable absl::Mutex mu_;
+  std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
   std::deque<exchange::DeliveryResult> script_ ABSL_GUARDED_BY(mu_);
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> delivered_ids_ ABSL_GUARDED_BY(mu_);

@@ -134,6 +134,56 @@ TEST_F(DeliveryWorkersTest, DeliversAFileAndAuditsTheDelivery) {
   EXPECT_EQ(workers->delivered(), 1);
 }
 
+// A recipient on a broker (a transport that pipelines): a worker whose
+// claims come back full doubles its next claim up to the cap, and one batch
+// carries each claim.
+TEST_F(DeliveryWorkersTest, ClaimsGrowWhileABrokerRecipientHasABacklog) {
+  scripted_->set_pipelines(true);
+  for (int i = 0; i < 40; ++i) {
+    scripted_->Then(DeliveryResult::Delivered());
+    env_.Queue(kSchoolCode, testing::kUifCode);
+  }
+  DeliveryWorkerOptions options;
+  options.workers = 1;
+  options.claim_batch = 2;
+  options.max_pipelined_claim_batch = 16;
+  options.owner = "test";
+  DeliveryWorkers workers(&env_.context(), &transports_, options);
+  std::vector<int> claimed;
+  while (true) {
+    absl::StatusOr<int> n = workers.RunOnce();
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0) break;
+    claimed.push_back(*n);
+  }
+  EXPECT_EQ(claimed, (std::vector<int>{2, 4, 8, 16, 10}));
+  EXPECT_EQ(scripted_->batch_sizes(), claimed);
+  EXPECT_EQ(workers.delivered(), 40);
+}
+
+// Row by row transports keep the configured claim: a claim's rows are
+// delivered one after another under one lease.
+TEST_F(DeliveryWorkersTest, ClaimsStayAtClaimBatchForRowByRowTransports) {
+  for (int i = 0; i < 7; ++i) {
+    scripted_->Then(DeliveryResult::Delivered());
+    env_.Queue(kSchoolCode, testing::kUifCode);
+  }
+  DeliveryWorkerOptions options;
+  options.workers = 1;
+  options.claim_batch = 2;
+  options.owner = "test";
+  DeliveryWorkers workers(&env_.context(), &transports_, options);
+  std::vector<int> claimed;
+  while (true) {
+    absl::StatusOr<int> n = workers.RunOnce();
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0) break;
+    claimed.push_back(*n);
+  }
+  EXPECT_EQ(claimed, (std::vector<int>{2, 2, 2, 1}));
+  EXPECT_EQ(workers.delivered(), 7);
+}
+
 TEST_F(DeliveryWorkersTest, RetriesOnTheBackoffSchedule) {
   std::string message_id;
   int64_t id = env_.Queue(kSchoolCode, testing::kUifCode, &message_id);
