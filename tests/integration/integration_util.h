@@ -31,21 +31,7 @@ inline constexpr char kSocialServices[] = "75001023";
 inline constexpr char kPupil[] = "51205280105";  // born 2012-05-28
 inline constexpr char kParent[] = "38001012341";
 
-inline int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
+inline int FreePort() { return FreeLoopbackPort(); }
 
 inline google::protobuf::Timestamp At(absl::Time t) {
   google::protobuf::Timestamp ts;

@@ -32,21 +32,6 @@ absl::Mutex instance_mu;
 NatsTestServer* plain ABSL_GUARDED_BY(instance_mu) = nullptr;
 NatsTestServer* tls ABSL_GUARDED_BY(instance_mu) = nullptr;
 
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 // The servers of this binary are stopped and removed after the last test.
 class StopAtEnd : public ::testing::Environment {
  public:

@@ -19,6 +19,9 @@ const std::string& TestPkiDir();
 // A fresh empty folder under the build tree, removed by nobody: test output
 // stays for inspection after a failure.
 std::string MakeTempDir(const std::string& name);
+// A TCP port on 127.0.0.1 that was free a moment ago (0 if none), for the
+// servers the tests start.
+int FreeLoopbackPort();
 
 // The demo federation: school, social services, child protection, school
 // health, Unemployment Insurance Fund, auditor, case manager. Listens on
