@@ -54,20 +54,29 @@ std::string TransportFor(const Agency& agency) {
                                            : agency.config.transport();
 }
 
-absl::Status PrepareDispatch(const ExchangeContext& context,
-                             DispatchRequest* request) {
-  const sild::v1::MessageHeader& header = Header(request->envelope);
+namespace {
+
+absl::StatusOr<DispatchRequest::Prepared> Prepare(
+    const ExchangeContext& context, const DispatchRequest& request) {
   DispatchRequest::Prepared prepared;
-  if (!request->subject_personal_code.empty()) {
+  if (!request.subject_personal_code.empty()) {
     prepared.subject_pseudonym =
-        context.audit_log->Pseudonym(request->subject_personal_code);
+        context.audit_log->Pseudonym(request.subject_personal_code);
   }
-  prepared.present = context.projector->CategoriesPresent(request->envelope);
+  prepared.present = context.projector->CategoriesPresent(request.envelope);
   SILD_ASSIGN_OR_RETURN(
       prepared.sealed_envelope,
-      SealMessageEnvelope(context.store->cipher(), header.message_id(),
-                          request->envelope));
-  request->prepared = std::move(prepared);
+      SealMessageEnvelope(context.store->cipher(),
+                          Header(request.envelope).message_id(),
+                          request.envelope));
+  return prepared;
+}
+
+}  // namespace
+
+absl::Status PrepareDispatch(const ExchangeContext& context,
+                             DispatchRequest* request) {
+  SILD_ASSIGN_OR_RETURN(request->prepared, Prepare(context, *request));
   return absl::OkStatus();
 }
 
@@ -79,16 +88,16 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
     return absl::InternalError("dispatch needs a message id and a sender");
   }
   const PayloadCipher& cipher = context.store->cipher();
-  const DispatchRequest::Prepared* prepared =
-      request.prepared ? &*request.prepared : nullptr;
-  std::string pseudonym =
-      prepared ? prepared->subject_pseudonym
-      : request.subject_personal_code.empty()
-          ? std::string()
-          : context.audit_log->Pseudonym(request.subject_personal_code);
-  CategorySet present =
-      prepared ? prepared->present
-               : context.projector->CategoriesPresent(request.envelope);
+  // Callers that did not prepare (status updates, escalations) pay for it
+  // here, on the writer.
+  std::optional<DispatchRequest::Prepared> computed;
+  if (!request.prepared) {
+    SILD_ASSIGN_OR_RETURN(computed, Prepare(context, request));
+  }
+  const DispatchRequest::Prepared& prepared =
+      request.prepared ? *request.prepared : *computed;
+  const std::string& pseudonym = prepared.subject_pseudonym;
+  const CategorySet& present = prepared.present;
 
   DispatchResult result;
   sild::v1::Receipt& receipt = result.receipt;
@@ -197,13 +206,8 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
     message.purpose = header.purpose();
     message.in_reply_to = header.in_reply_to();
     message.created = txn.now();
-    if (prepared) {
-      SILD_RETURN_IF_ERROR(
-          InsertSealedMessage(txn, message, prepared->sealed_envelope));
-    } else {
-      message.envelope = request.envelope;
-      SILD_RETURN_IF_ERROR(InsertMessage(txn, cipher, message));
-    }
+    SILD_RETURN_IF_ERROR(
+        InsertSealedMessage(txn, message, prepared.sealed_envelope));
     parties.push_back({message.sender, kRoleSender});
     for (const std::string& code : request.case_managers) {
       parties.push_back({code, kRoleCaseManager});

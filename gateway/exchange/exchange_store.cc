@@ -219,14 +219,6 @@ absl::StatusOr<std::string> SealMessageEnvelope(
   return cipher.Seal(envelope.SerializeAsString(), MessageAad(message_id));
 }
 
-absl::Status InsertMessage(WriteTxn& txn, const PayloadCipher& cipher,
-                           const MessageRow& row) {
-  SILD_ASSIGN_OR_RETURN(
-      std::string sealed,
-      SealMessageEnvelope(cipher, row.message_id, row.envelope));
-  return InsertSealedMessage(txn, row, std::move(sealed));
-}
-
 absl::Status InsertSealedMessage(WriteTxn& txn, const MessageRow& row,
                                  std::string sealed_envelope) {
   return txn.sql()
@@ -275,16 +267,6 @@ absl::StatusOr<std::optional<MessageRow>> LoadMessage(
   SILD_ASSIGN_OR_RETURN(
       row.envelope, OpenEnvelope(cipher, r.Bytes(8), MessageAad(message_id)));
   return row;
-}
-
-absl::Status AddParty(WriteTxn& txn, const std::string& message_id,
-                      const std::string& registry_code, const char* role) {
-  return txn.sql()
-      .Exec(
-          "INSERT INTO message_parties (message_id, registry_code, role)"
-          " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-          {message_id, registry_code, std::string(role)})
-      .status();
 }
 
 absl::Status AddParties(WriteTxn& txn, const std::string& message_id,

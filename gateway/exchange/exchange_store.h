@@ -47,14 +47,13 @@ struct MessageRow {
   sild::v1::Envelope envelope;
 };
 
-absl::Status InsertMessage(WriteTxn& txn, const PayloadCipher& cipher,
-                           const MessageRow& row);
-// The message's envelope as InsertMessage stores it (sealed, bound to the
-// message id); sealing ahead keeps the cipher off the writer thread.
+// The message's envelope as the messages table keeps it (sealed, bound to
+// the message id); sealing ahead keeps the cipher off the writer thread.
 absl::StatusOr<std::string> SealMessageEnvelope(
     const PayloadCipher& cipher, const std::string& message_id,
     const sild::v1::Envelope& envelope);
-// As InsertMessage with the envelope already sealed (row.envelope unused).
+// Inserts the message row with its envelope already sealed (row.envelope is
+// not read).
 absl::Status InsertSealedMessage(WriteTxn& txn, const MessageRow& row,
                                  std::string sealed_envelope);
 absl::Status UpdateMessageEnvelope(WriteTxn& txn, const PayloadCipher& cipher,
@@ -64,8 +63,6 @@ absl::StatusOr<std::optional<MessageRow>> LoadMessage(
     SqlConnection& sql, const PayloadCipher& cipher,
     const std::string& message_id);
 
-absl::Status AddParty(WriteTxn& txn, const std::string& message_id,
-                      const std::string& registry_code, const char* role);
 struct Party {
   std::string registry_code;
   const char* role;
