@@ -1,5 +1,7 @@
 #include "gateway/store/group_commit.h"
 
+#include <algorithm>
+
 #include "absl/synchronization/notification.h"
 #include "gateway/common/errors.h"
 #include "gateway/common/log.h"
@@ -51,6 +53,7 @@ void GroupCommitter::Complete(Completed completed) {
 }
 
 void GroupCommitter::CompletionLoop() {
+  int64_t highest = 0;  // highest commit number handed over so far
   while (true) {
     std::deque<Completed> ready;
     {
@@ -62,12 +65,52 @@ void GroupCommitter::CompletionLoop() {
       if (completed_.empty()) return;  // the writer finished, all done
       ready.swap(completed_);
     }
+    for (const Completed& batch : ready) {
+      highest = std::max(highest, batch.commit);
+    }
+    if (options_.commit_sync) {
+      bool behind;
+      {
+        absl::MutexLock lock(&durable_mu_);
+        behind = highest > durable_;
+      }
+      if (behind) {
+        // Every batch in `ready` committed before this flush began.
+        absl::Status flushed = options_.commit_sync();
+        if (flushed.ok()) {
+          absl::MutexLock lock(&durable_mu_);
+          durable_ = highest;
+        } else {
+          LogError("store commit not flushed; its requests fail",
+                   {{"detail", std::string(flushed.message())}});
+          for (Completed& batch : ready) {
+            if (batch.commit == 0) continue;
+            for (absl::Status& result : batch.results) {
+              if (result.ok()) result = flushed;
+            }
+          }
+        }
+      }
+    }
     for (Completed& batch : ready) {
       for (size_t i = 0; i < batch.requests.size(); ++i) {
         batch.requests[i].done(batch.results[i]);
       }
     }
   }
+}
+
+absl::Status GroupCommitter::WaitDurable(int64_t commit,
+                                         absl::Duration timeout) {
+  absl::MutexLock lock(&durable_mu_);
+  auto durable = [this, commit]() ABSL_SHARED_LOCKS_REQUIRED(durable_mu_) {
+    return durable_ >= commit;
+  };
+  if (durable_mu_.AwaitWithTimeout(absl::Condition(&durable), timeout)) {
+    return absl::OkStatus();
+  }
+  return MakeError(absl::StatusCode::kUnavailable, "STORE_UNAVAILABLE", "",
+                   "the store's log was not flushed in time");
 }
 
 void GroupCommitter::Submit(WriteFn fn, DoneFn done) {
@@ -168,7 +211,16 @@ void GroupCommitter::RunBatch(std::vector<Request> batch) {
       if (!batch_status.ok()) break;
     }
   }
-  if (batch_status.ok()) batch_status = sql_->Commit();
+  int64_t commit = 0;
+  if (batch_status.ok()) {
+    // Numbered before COMMIT makes the batch visible to readers.
+    commit = commits_started_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    batch_status = sql_->Commit();
+  }
+  if (!options_.commit_sync && commit > 0) {
+    absl::MutexLock lock(&durable_mu_);
+    durable_ = commit;
+  }
   if (!batch_status.ok()) {
     // Nothing of the batch is durable: every request fails, fail closed.
     LogError("store batch rolled back",
@@ -177,12 +229,17 @@ void GroupCommitter::RunBatch(std::vector<Request> batch) {
     (void)sql_->Rollback();
     for (auto* p : participants_) p->AfterRollback();
     results.assign(batch.size(), batch_status);
-    Complete({std::move(batch), std::move(results)});
+    Complete({std::move(batch), std::move(results), commit});
     return;
   }
   for (auto* p : participants_) p->AfterCommit();
+  // Wake-ups may run before the flush: what they wake reads through
+  // Store::Read or the writer, and both wait for durability.
   for (auto& hook : txn.after_commit_) hook.fn();
-  if (!batch.empty()) Complete({std::move(batch), std::move(results)});
+  // An empty batch (an idle audit checkpoint) still needs its flush.
+  if (!batch.empty() || options_.commit_sync) {
+    Complete({std::move(batch), std::move(results), commit});
+  }
 }
 
 }  // namespace sild

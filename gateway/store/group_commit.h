@@ -10,8 +10,11 @@
 //
 // Each request runs inside a savepoint: a request that fails is rolled back
 // alone and its callback gets its error; the others commit. `done` runs only
-// after the batch's COMMIT returned (acknowledged means durable), or with the
-// commit's error. Requests run on the writer thread, in submission order;
+// once the batch is durable (acknowledged means durable), or with the
+// commit's error. With a deferred commit sync (SQLite) the writer commits
+// and goes on with the next batch while the completion thread flushes the
+// log: one flush covers every batch committed before it began, and a flush
+// that fails fails the calls of the batches it was to make durable. Requests run on the writer thread, in submission order;
 // they must not block on other store calls. `done` runs on a completion
 // thread, batch after batch in commit order, while the writer already runs
 // the next batch (finishing the calls of a batch costs no writer time):
@@ -25,6 +28,7 @@
 #ifndef SILD_GATEWAY_STORE_GROUP_COMMIT_H_
 #define SILD_GATEWAY_STORE_GROUP_COMMIT_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <thread>
@@ -90,6 +94,9 @@ class GroupCommitter {
     size_t max_batch = 512;
     // How often an idle writer asks participants for an idle commit.
     absl::Duration idle_tick = absl::Milliseconds(100);
+    // Makes commits durable when the connection's COMMIT does not
+    // (SqlConnection::DeferCommitSync); null when COMMIT is durable.
+    SqlConnection::CommitSync commit_sync;
   };
   using WriteFn = std::function<absl::Status(WriteTxn&)>;
   using DoneFn = std::function<void(absl::Status)>;
@@ -115,6 +122,15 @@ class GroupCommitter {
   int64_t batches() const;
   int64_t requests() const;
 
+  // Commits are numbered; a reader whose snapshot may include commit
+  // commits_started() waits with WaitDurable until that commit is durable,
+  // so nothing leaves the gateway that a crash could still take back.
+  int64_t commits_started() const {
+    return commits_started_.load(std::memory_order_acquire);
+  }
+  // UNAVAILABLE (STORE_UNAVAILABLE) when the log is not flushed in time.
+  absl::Status WaitDurable(int64_t commit, absl::Duration timeout);
+
  private:
   struct Request {
     WriteFn fn;
@@ -124,6 +140,7 @@ class GroupCommitter {
   struct Completed {
     std::vector<Request> requests;
     std::vector<absl::Status> results;
+    int64_t commit = 0;  // its number; 0 when it did not reach COMMIT
   };
   void Loop();
   void RunBatch(std::vector<Request> batch);
@@ -145,6 +162,10 @@ class GroupCommitter {
   absl::Mutex done_mu_;
   std::deque<Completed> completed_ ABSL_GUARDED_BY(done_mu_);
   bool writer_finished_ ABSL_GUARDED_BY(done_mu_) = false;
+  std::atomic<int64_t> commits_started_{0};
+  // Highest commit number that is durable (or rolled back).
+  absl::Mutex durable_mu_;
+  int64_t durable_ ABSL_GUARDED_BY(durable_mu_) = 0;
   std::thread completer_ ABSL_GUARDED_BY(mu_);
 };
 

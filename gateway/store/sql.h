@@ -15,6 +15,7 @@
 #define SILD_GATEWAY_STORE_SQL_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -79,6 +80,16 @@ class SqlConnection {
 
   // "sqlite" or "postgres", for the few places that must differ.
   virtual absl::string_view backend() const = 0;
+
+  // Makes a durable commit two steps: Commit() only writes, and the
+  // returned function, callable from any thread, flushes every commit that
+  // returned before it was called. The group committer flushes on its
+  // completion thread while the writer runs the next batch. Connections
+  // whose Commit() is durable by itself return a null function.
+  using CommitSync = std::function<absl::Status()>;
+  virtual absl::StatusOr<CommitSync> DeferCommitSync() {
+    return CommitSync();
+  }
 };
 
 }  // namespace sild

@@ -2,9 +2,16 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gateway/common/errors.h"
@@ -47,6 +54,70 @@ absl::Status SqliteError(int code, absl::string_view message) {
       return MakeError(absl::StatusCode::kInternal, "STORE_ERROR", "", message);
   }
 }
+
+absl::Status FlushError(absl::string_view what, const std::string& path) {
+  return MakeError(absl::StatusCode::kUnavailable, "STORE_UNAVAILABLE", "",
+                   absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+int SyncFd(int fd) {
+  int rc;
+  do {
+    rc = ::fdatasync(fd);
+  } while (rc != 0 && errno == EINTR);
+  return rc;
+}
+
+// Flushes the WAL file of one database through a descriptor of its own.
+// fdatasync flushes the file's pages whichever descriptor wrote them. The
+// WAL keeps its inode while the writer's connection is open (a restart
+// after a checkpoint rewrites it in place); should it ever be replaced, the
+// new file is opened and its directory flushed too, so the new name is
+// durable before anything written there is acknowledged.
+class WalFlusher {
+ public:
+  explicit WalFlusher(std::string path) : path_(std::move(path)) {}
+  ~WalFlusher() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  absl::Status Flush() {
+    absl::MutexLock lock(&mu_);
+    struct stat named;
+    if (::stat(path_.c_str(), &named) != 0) {
+      return FlushError("cannot find the write-ahead log", path_);
+    }
+    if (fd_ < 0 || named.st_ino != inode_ || named.st_dev != device_) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd_ < 0) return FlushError("cannot open the write-ahead log", path_);
+      struct stat opened;
+      if (::fstat(fd_, &opened) != 0) {
+        return FlushError("cannot stat the write-ahead log", path_);
+      }
+      inode_ = opened.st_ino;
+      device_ = opened.st_dev;
+      std::string dir = path_.substr(0, path_.find_last_of('/') + 1);
+      int dir_fd = ::open(dir.empty() ? "." : dir.c_str(),
+                          O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dir_fd < 0 || SyncFd(dir_fd) != 0) {
+        absl::Status error = FlushError("cannot flush the folder of", path_);
+        if (dir_fd >= 0) ::close(dir_fd);
+        return error;
+      }
+      ::close(dir_fd);
+    }
+    if (SyncFd(fd_) != 0) return FlushError("cannot flush", path_);
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::string path_;
+  absl::Mutex mu_;
+  int fd_ ABSL_GUARDED_BY(mu_) = -1;
+  ino_t inode_ ABSL_GUARDED_BY(mu_) = 0;
+  dev_t device_ ABSL_GUARDED_BY(mu_) = 0;
+};
 
 }  // namespace
 
@@ -251,6 +322,29 @@ absl::Status SqliteConnection::ExecScript(absl::string_view script) {
     return SqliteError(rc, absl::StrCat(StatementHead(script), ": ", message));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<SqlConnection::CommitSync> SqliteConnection::DeferCommitSync() {
+  const char* db_path = sqlite3_db_filename(db_, "main");
+  if (db_path == nullptr || db_path[0] == '\0') {
+    return MakeError(absl::StatusCode::kFailedPrecondition,
+                     "STORE_UNAVAILABLE", "store.sqlite.path",
+                     "an in-memory database has no write-ahead log to flush");
+  }
+  SILD_ASSIGN_OR_RETURN(auto mode, Query("PRAGMA journal_mode", {}));
+  if (mode.empty() || mode[0].Text(0) != "wal") {
+    return MakeError(absl::StatusCode::kFailedPrecondition,
+                     "STORE_UNAVAILABLE", "store.sqlite.path",
+                     "deferred commit flushes need WAL journal mode");
+  }
+  auto flusher = std::make_shared<WalFlusher>(sqlite3_filename_wal(db_path));
+  // The WAL exists from the first transaction on; flushing once here also
+  // makes its directory entry durable before any commit relies on it.
+  SILD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE").status());
+  SILD_RETURN_IF_ERROR(Exec("COMMIT").status());
+  SILD_RETURN_IF_ERROR(flusher->Flush());
+  SILD_RETURN_IF_ERROR(ExecScript("PRAGMA synchronous=NORMAL;"));
+  return CommitSync([flusher] { return flusher->Flush(); });
 }
 
 absl::Status SqliteConnection::BeginWrite() {

@@ -1,7 +1,8 @@
 // SqlConnection on SQLite: the embedded default store.
 //
 // Opened in WAL mode with synchronous=FULL (a committed transaction survives
-// power loss), foreign keys on, and a busy timeout. Prepared statements are
+// power loss; the store's writer moves the flush off its thread with
+// DeferCommitSync)// power loss), foreign keys on, and a busy timeout. Prepared statements are
 // cached per SQL text. Not thread-safe; open one connection per thread (WAL
 // lets readers run beside the single writer).
 #ifndef SILD_GATEWAY_STORE_SQLITE_CONNECTION_H_
@@ -43,6 +44,12 @@ class SqliteConnection final : public SqlConnection {
   absl::Status RollbackToSavepoint(absl::string_view name) override;
   absl::Status ReleaseSavepoint(absl::string_view name) override;
   absl::string_view backend() const override { return "sqlite"; }
+  // Switches this (writer) connection to synchronous=NORMAL, so COMMIT
+  // appends to the WAL without an fsync, and returns the flush that makes
+  // those commits durable: fdatasync of the WAL file on a descriptor of its
+  // own. Together they are synchronous=FULL with the flush moved off the
+  // writer; a commit is acknowledged only after a flush that began after it.
+  absl::StatusOr<CommitSync> DeferCommitSync() override;
 
   // Prepared statements held in the cache (one per distinct SQL text).
   size_t cached_statement_count() const { return statements_.size(); }

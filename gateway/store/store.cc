@@ -61,8 +61,13 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
                         store->NewConnection(/*read_only=*/false));
   SILD_RETURN_IF_ERROR(
       ApplyMigrations(*store->write_connection_, std::move(migrations)));
-  store->writer_ =
-      std::make_unique<GroupCommitter>(store->write_connection_.get(), clock);
+  GroupCommitter::Options writer_options;
+  // The writer commits without waiting for the disk; the completion thread
+  // flushes the log before any call is answered (see GroupCommitter).
+  SILD_ASSIGN_OR_RETURN(writer_options.commit_sync,
+                        store->write_connection_->DeferCommitSync());
+  store->writer_ = std::make_unique<GroupCommitter>(
+      store->write_connection_.get(), clock, writer_options);
   LogInfo("store opened",
           {{"backend", store->backend_}, {"path", config.sqlite().path()}});
   return store;
@@ -133,6 +138,12 @@ absl::Status Store::Read(
     status = fn(*connection);
     absl::Status end = connection->Commit();
     if (status.ok()) status = end;
+  }
+  if (status.ok()) {
+    // The snapshot may hold a commit whose log flush is still running:
+    // what `fn` read reaches a caller only once that commit is durable.
+    status = writer_->WaitDurable(writer_->commits_started(),
+                                  absl::Seconds(10));
   }
   absl::MutexLock lock(&pool_mu_);
   if (!closed_ && idle_readers_.size() < 8) {

@@ -7,7 +7,8 @@
 //   store->Read([&](SqlConnection& sql) { ... }); // snapshot reads
 //   store->Close();                               // drains writes, closes
 //
-// The embedded default is SQLite (one file, WAL, synchronous=FULL). All
+// The embedded default is SQLite (one file, WAL; every commit is flushed
+// before it is acknowledged or read, by the writer's completion thread). All
 // writes go through the single GroupCommitter; reads use a small pool of
 // connections that see committed data only. Payloads are sealed with the
 // PayloadCipher before they reach the database. Thread-safe.
