@@ -2,7 +2,7 @@
 //
 // Opened in WAL mode with synchronous=FULL (a committed transaction survives
 // power loss; the store's writer moves the flush off its thread with
-// DeferCommitSync)// power loss), foreign keys on, and a busy timeout. Prepared statements are
+// DeferCommitSync), foreign keys on, and a busy timeout. Prepared statements are
 // cached per SQL text. Not thread-safe; open one connection per thread (WAL
 // lets readers run beside the single writer).
 #ifndef SILD_GATEWAY_STORE_SQLITE_CONNECTION_H_
