@@ -14,12 +14,13 @@
 // commit's error. With a deferred commit sync (SQLite) the writer commits
 // and goes on with the next batch while the completion thread flushes the
 // log: one flush covers every batch committed before it began, and a flush
-// that fails fails the calls of the batches it was to make durable. Requests run on the writer thread, in submission order;
-// they must not block on other store calls. `done` runs on a completion
-// thread, batch after batch in commit order, while the writer already runs
-// the next batch (finishing the calls of a batch costs no writer time):
-// keep it short and never call Run() from it (it would wait on itself).
-// AfterCommit hooks still run on the writer thread, before the next batch.
+// that fails fails the calls of the batches it was to make durable. Requests
+// run on the writer thread, in submission order; they must not block on other
+// store calls. `done` runs on a completion thread, batch after batch in commit
+// order, while the writer already runs the next batch (finishing the calls of a
+// batch costs no writer time): keep it short and never call Run() from it (it
+// would wait on itself). AfterCommit hooks still run on the writer thread,
+// before the next batch.
 //
 // Participants (the audit log) keep in-memory state in step with the
 // database: they are told when a request or a batch is rolled back, and may

@@ -1,8 +1,7 @@
 #include "gateway/store/sqlite_connection.h"
 
-#include <sqlite3.h>
-
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -327,14 +326,14 @@ absl::Status SqliteConnection::ExecScript(absl::string_view script) {
 absl::StatusOr<SqlConnection::CommitSync> SqliteConnection::DeferCommitSync() {
   const char* db_path = sqlite3_db_filename(db_, "main");
   if (db_path == nullptr || db_path[0] == '\0') {
-    return MakeError(absl::StatusCode::kFailedPrecondition,
-                     "STORE_UNAVAILABLE", "store.sqlite.path",
+    return MakeError(absl::StatusCode::kFailedPrecondition, "STORE_UNAVAILABLE",
+                     "store.sqlite.path",
                      "an in-memory database has no write-ahead log to flush");
   }
   SILD_ASSIGN_OR_RETURN(auto mode, Query("PRAGMA journal_mode", {}));
   if (mode.empty() || mode[0].Text(0) != "wal") {
-    return MakeError(absl::StatusCode::kFailedPrecondition,
-                     "STORE_UNAVAILABLE", "store.sqlite.path",
+    return MakeError(absl::StatusCode::kFailedPrecondition, "STORE_UNAVAILABLE",
+                     "store.sqlite.path",
                      "deferred commit flushes need WAL journal mode");
   }
   auto flusher = std::make_shared<WalFlusher>(sqlite3_filename_wal(db_path));
@@ -345,6 +344,36 @@ absl::StatusOr<SqlConnection::CommitSync> SqliteConnection::DeferCommitSync() {
   SILD_RETURN_IF_ERROR(flusher->Flush());
   SILD_RETURN_IF_ERROR(ExecScript("PRAGMA synchronous=NORMAL;"));
   return CommitSync([flusher] { return flusher->Flush(); });
+}
+
+absl::StatusOr<SqliteConnection::WalCheckpoint>
+SqliteConnection::CheckpointWal() {
+  WalCheckpoint result;
+  int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE,
+                                     &result.wal_pages, &result.copied_pages);
+  if (rc != SQLITE_OK) return Error(rc, "PRAGMA wal_checkpoint(PASSIVE)");
+  return result;
+}
+
+void SqliteConnection::ObserveWal(std::function<void(int)> observer,
+                                  int fallback_pages) {
+  wal_observer_ = std::move(observer);
+  wal_fallback_pages_ = fallback_pages;
+  // Replaces the hook behind wal_autocheckpoint.
+  sqlite3_wal_hook(db_, &SqliteConnection::OnWalCommit, this);
+}
+
+int SqliteConnection::OnWalCommit(void* self, sqlite3* db, const char* schema,
+                                  int pages) {
+  auto* connection = static_cast<SqliteConnection*>(self);
+  if (connection->wal_observer_) connection->wal_observer_(pages);
+  if (pages >= connection->wal_fallback_pages_) {
+    // The checkpointer fell behind: copy here rather than let the WAL grow.
+    // A failure leaves the commit intact; the next commit tries again.
+    (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE,
+                                    nullptr, nullptr);
+  }
+  return SQLITE_OK;
 }
 
 absl::Status SqliteConnection::BeginWrite() {

@@ -7,9 +7,22 @@
 #include "gateway/common/log.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/store/postgres_connection.h"
+#include "gateway/store/sqlite_checkpointer.h"
 #include "gateway/store/sqlite_connection.h"
 
 namespace sild {
+namespace {
+
+SqliteConnection::Options SqliteOptions(const config::v1::StoreConfig& config) {
+  SqliteConnection::Options options;
+  options.busy_timeout_ms = config.sqlite().busy_timeout_ms() > 0
+                                ? config.sqlite().busy_timeout_ms()
+                                : 5000;
+  options.read_only = false;
+  return options;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     const config::v1::StoreConfig& config, const Clock* clock,
@@ -68,6 +81,17 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
                         store->write_connection_->DeferCommitSync());
   store->writer_ = std::make_unique<GroupCommitter>(
       store->write_connection_.get(), clock, writer_options);
+  // Checkpoints run on their own connection and thread; the writer's
+  // connection only reports the WAL's size (and checkpoints by itself only
+  // if the checkpointer falls far behind).
+  SILD_ASSIGN_OR_RETURN(auto checkpoint_connection,
+                        SqliteConnection::Open(path, SqliteOptions(config)));
+  store->checkpointer_ = std::make_unique<SqliteCheckpointer>(
+      std::move(checkpoint_connection), SqliteCheckpointer::Options());
+  SqliteCheckpointer* checkpointer = store->checkpointer_.get();
+  static_cast<SqliteConnection*>(store->write_connection_.get())
+      ->ObserveWal([checkpointer](int pages) { checkpointer->WalGrew(pages); },
+                   checkpointer->fallback_pages());
   LogInfo("store opened",
           {{"backend", store->backend_}, {"path", config.sqlite().path()}});
   return store;
@@ -82,14 +106,10 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> Store::NewConnection(
     SILD_ASSIGN_OR_RETURN(auto connection, PostgresConnection::Open(dsn_));
     return std::unique_ptr<SqlConnection>(std::move(connection));
   }
-  SqliteConnection::Options options;
-  options.busy_timeout_ms = config_.sqlite().busy_timeout_ms() > 0
-                                ? config_.sqlite().busy_timeout_ms()
-                                : 5000;
+  SqliteConnection::Options options = SqliteOptions(config_);
   // Readers open read-write so that WAL recovery can run if needed, but are
   // query_only: a write there would bypass the group commit (and its audit
   // participants) and contend with the writer for the lock.
-  options.read_only = false;
   SILD_ASSIGN_OR_RETURN(auto connection, SqliteConnection::Open(
                                              config_.sqlite().path(), options));
   if (read_only) {
@@ -98,7 +118,10 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> Store::NewConnection(
   return std::unique_ptr<SqlConnection>(std::move(connection));
 }
 
-void Store::Start() { writer_->Start(); }
+void Store::Start() {
+  if (checkpointer_) checkpointer_->Start();
+  writer_->Start();
+}
 
 void Store::Close() {
   {
@@ -107,12 +130,16 @@ void Store::Close() {
     closed_ = true;
   }
   if (writer_) writer_->Stop();
+  // After the writer: its connection reports to the checkpointer until it
+  // stops.
+  if (checkpointer_) checkpointer_->Stop();
   absl::MutexLock lock(&pool_mu_);
   idle_readers_.clear();
   // The stopped writer stays: writer().Submit after Close fails with
   // STORE_STOPPED instead of dereferencing a destroyed committer. It never
   // touches its connection again.
   write_connection_.reset();
+  checkpointer_.reset();
   LogInfo("store closed", {{"backend", backend_}});
 }
 
@@ -142,8 +169,8 @@ absl::Status Store::Read(
   if (status.ok()) {
     // The snapshot may hold a commit whose log flush is still running:
     // what `fn` read reaches a caller only once that commit is durable.
-    status = writer_->WaitDurable(writer_->commits_started(),
-                                  absl::Seconds(10));
+    status =
+        writer_->WaitDurable(writer_->commits_started(), absl::Seconds(10));
   }
   absl::MutexLock lock(&pool_mu_);
   if (!closed_ && idle_readers_.size() < 8) {

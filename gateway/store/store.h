@@ -8,7 +8,8 @@
 //   store->Close();                               // drains writes, closes
 //
 // The embedded default is SQLite (one file, WAL; every commit is flushed
-// before it is acknowledged or read, by the writer's completion thread). All
+// before it is acknowledged or read, by the writer's completion thread; a
+// thread of its own checkpoints the WAL so the writer never does). All
 // writes go through the single GroupCommitter; reads use a small pool of
 // connections that see committed data only. Payloads are sealed with the
 // PayloadCipher before they reach the database. Thread-safe.
@@ -29,6 +30,8 @@
 #include "sild/config/v1/config.pb.h"
 
 namespace sild {
+
+class SqliteCheckpointer;
 
 class Store {
  public:
@@ -56,6 +59,8 @@ class Store {
   const PayloadCipher& cipher() const { return *cipher_; }
   const Clock* clock() const { return clock_; }
   absl::string_view backend() const { return backend_; }
+  // SQLite only (null on PostgreSQL): the thread that checkpoints the WAL.
+  SqliteCheckpointer* checkpointer() { return checkpointer_.get(); }
 
  private:
   Store() = default;
@@ -68,6 +73,7 @@ class Store {
   std::unique_ptr<PayloadCipher> cipher_;
   std::unique_ptr<SqlConnection> write_connection_;
   std::unique_ptr<GroupCommitter> writer_;
+  std::unique_ptr<SqliteCheckpointer> checkpointer_;
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<SqlConnection>> idle_readers_
       ABSL_GUARDED_BY(pool_mu_);
