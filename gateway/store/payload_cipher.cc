@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <atomic>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -17,13 +19,37 @@ constexpr char kFormat = 0x01;
 constexpr size_t kNonceSize = 12;
 constexpr size_t kTagSize = 16;
 
-using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
-
 absl::Status CryptoError(absl::string_view what) {
   return absl::InternalError(absl::StrCat("payload cipher: ", what));
 }
 
+std::atomic<uint64_t> next_cipher_id{1};
+
+// One sealing and one opening context per thread, keyed for the cipher
+// that used them last. A call then only sets its nonce: the AES key
+// schedule and the provider's cipher lookup are done once per thread.
+struct ThreadContexts {
+  ThreadContexts() : seal(EVP_CIPHER_CTX_new()), open(EVP_CIPHER_CTX_new()) {}
+  ~ThreadContexts() {
+    EVP_CIPHER_CTX_free(seal);  // both clear their key schedules
+    EVP_CIPHER_CTX_free(open);
+  }
+  uint64_t seal_for = 0;  // the cipher id the context is keyed for
+  uint64_t open_for = 0;
+  EVP_CIPHER_CTX* seal;
+  EVP_CIPHER_CTX* open;
+};
+
+ThreadContexts& Contexts() {
+  thread_local ThreadContexts contexts;
+  return contexts;
+}
+
 }  // namespace
+
+PayloadCipher::PayloadCipher(std::string key)
+    : key_(std::move(key)),
+      id_(next_cipher_id.fetch_add(1, std::memory_order_relaxed)) {}
 
 absl::StatusOr<std::unique_ptr<PayloadCipher>> PayloadCipher::FromKeyFile(
     const std::string& path) {
@@ -71,24 +97,33 @@ absl::StatusOr<std::string> PayloadCipher::Seal(
   out[0] = kFormat;
   auto* nonce = reinterpret_cast<unsigned char*>(&out[1]);
   if (RAND_bytes(nonce, kNonceSize) != 1) return CryptoError("no randomness");
-  CtxPtr ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  ThreadContexts& contexts = Contexts();
+  EVP_CIPHER_CTX* ctx = contexts.seal;
+  if (ctx == nullptr) return CryptoError("no cipher context");
+  if (contexts.seal_for != id_) {
+    contexts.seal_for = 0;
+    if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr,
+                           reinterpret_cast<const unsigned char*>(key_.data()),
+                           nullptr) != 1) {
+      return CryptoError("encryption set-up failed");
+    }
+    contexts.seal_for = id_;
+  }
   int len = 0;
   auto* body = reinterpret_cast<unsigned char*>(&out[1 + kNonceSize]);
-  if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
-                         reinterpret_cast<const unsigned char*>(key_.data()),
-                         nonce) != 1 ||
+  if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1 ||
       EVP_EncryptUpdate(
-          ctx.get(), nullptr, &len,
+          ctx, nullptr, &len,
           reinterpret_cast<const unsigned char*>(associated.data()),
           static_cast<int>(associated.size())) != 1 ||
       EVP_EncryptUpdate(
-          ctx.get(), body, &len,
+          ctx, body, &len,
           reinterpret_cast<const unsigned char*>(plaintext.data()),
           static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx.get(), body + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize,
+      EVP_EncryptFinal_ex(ctx, body + len, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagSize,
                           body + plaintext.size()) != 1) {
+    contexts.seal_for = 0;  // set up afresh next time
     return CryptoError("encryption failed");
   }
   return out;
@@ -106,23 +141,31 @@ absl::StatusOr<std::string> PayloadCipher::Open(
       reinterpret_cast<const unsigned char*>(&sealed[1 + kNonceSize]);
   std::string tag(sealed.substr(1 + kNonceSize + body_size));
   std::string out(body_size, '\0');
-  CtxPtr ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  ThreadContexts& contexts = Contexts();
+  EVP_CIPHER_CTX* ctx = contexts.open;
+  if (ctx == nullptr) return CryptoError("no cipher context");
+  if (contexts.open_for != id_) {
+    contexts.open_for = 0;
+    if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr,
+                           reinterpret_cast<const unsigned char*>(key_.data()),
+                           nullptr) != 1) {
+      return CryptoError("decryption set-up failed");
+    }
+    contexts.open_for = id_;
+  }
   int len = 0;
-  if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
-                         reinterpret_cast<const unsigned char*>(key_.data()),
-                         nonce) != 1 ||
+  if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1 ||
       EVP_DecryptUpdate(
-          ctx.get(), nullptr, &len,
+          ctx, nullptr, &len,
           reinterpret_cast<const unsigned char*>(associated.data()),
           static_cast<int>(associated.size())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()),
-                        &len, body, static_cast<int>(body_size)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize,
-                          tag.data()) != 1 ||
-      EVP_DecryptFinal_ex(ctx.get(),
-                          reinterpret_cast<unsigned char*>(out.data()) + len,
-                          &len) != 1) {
+      EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
+                        body, static_cast<int>(body_size)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, tag.data()) !=
+          1 ||
+      EVP_DecryptFinal_ex(
+          ctx, reinterpret_cast<unsigned char*>(out.data()) + len, &len) != 1) {
+    contexts.open_for = 0;  // set up afresh next time
     return MakeError(absl::StatusCode::kDataLoss, "PAYLOAD_CORRUPT", "",
                      "stored payload failed authentication (altered, moved "
                      "or sealed under another key)");

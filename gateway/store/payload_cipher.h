@@ -7,10 +7,13 @@
 // tag. `associated` binds a ciphertext to its row (e.g. "consent:<id>:<v>"),
 // so a sealed value moved to another row fails to open.
 // Thread-safe after construction. Open() fails with DATA_LOSS when a value
-// was altered or sealed under another key.
+// was altered or sealed under another key. Each thread keeps one pair of
+// cipher contexts with the key schedule of the cipher it used last, so a
+// call costs one nonce and the AES-GCM pass, not a context set-up.
 #ifndef SILD_GATEWAY_STORE_PAYLOAD_CIPHER_H_
 #define SILD_GATEWAY_STORE_PAYLOAD_CIPHER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -35,8 +38,11 @@ class PayloadCipher {
                                    absl::string_view associated) const;
 
  private:
-  explicit PayloadCipher(std::string key) : key_(std::move(key)) {}
+  explicit PayloadCipher(std::string key);
   std::string key_;
+  // Tells this cipher's thread-local contexts from those of another (an
+  // address can be reused by a cipher with another key; an id is not).
+  const uint64_t id_;
 };
 
 }  // namespace sild

@@ -3,12 +3,16 @@
 // accepted in exactly the two documented forms.
 #include "gateway/store/payload_cipher.h"
 
+#include <atomic>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gateway/common/errors.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/store/store_test_util.h"
@@ -125,6 +129,56 @@ TEST_F(PayloadCipherTest, OtherKeyIsDataLoss) {
   ASSERT_NE(other, nullptr);
   EXPECT_TRUE(HasError(other->Open(sealed, "row").status(),
                        absl::StatusCode::kDataLoss, "PAYLOAD_CORRUPT"));
+}
+
+// Each thread keeps its contexts keyed for the cipher it used last; two
+// ciphers taking turns on one thread, a cipher at the address of a destroyed
+// one, and a failed open in between must all still use the right key.
+TEST_F(PayloadCipherTest, CiphersTakingTurnsOnOneThreadKeepTheirKeys) {
+  auto other = Cipher(TestKey(1));
+  ASSERT_NE(other, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    std::string mine = Seal("mine", "row");
+    auto theirs = other->Seal("theirs", "row");
+    ASSERT_TRUE(theirs.ok());
+    EXPECT_EQ(*cipher_->Open(mine, "row"), "mine");
+    EXPECT_EQ(*other->Open(*theirs, "row"), "theirs");
+    EXPECT_FALSE(cipher_->Open(*theirs, "row").ok());
+    EXPECT_FALSE(other->Open(mine, "row").ok());
+    // After a failed open the next one still succeeds.
+    EXPECT_EQ(*cipher_->Open(mine, "row"), "mine");
+  }
+  std::string sealed = Seal("payload", "row");
+  for (int i = 0; i < 4; ++i) {
+    // A new cipher with another key, likely at a recycled address.
+    cipher_ = Cipher(TestKey(static_cast<char>(10 + i)));
+    ASSERT_NE(cipher_, nullptr);
+    EXPECT_FALSE(cipher_->Open(sealed, "row").ok());
+    std::string fresh = Seal("payload", "row");
+    EXPECT_EQ(*cipher_->Open(fresh, "row"), "payload");
+    sealed = fresh;
+  }
+}
+
+TEST_F(PayloadCipherTest, ManyThreadsSealAndOpenAtOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        std::string plain = absl::StrCat("thread ", t, " value ", i);
+        auto sealed = cipher_->Seal(plain, "row");
+        if (!sealed.ok()) {
+          ++failures;
+          continue;
+        }
+        auto opened = cipher_->Open(*sealed, "row");
+        if (!opened.ok() || *opened != plain) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 TEST_F(PayloadCipherTest, EverySealUsesAFreshNonce) {
