@@ -19,6 +19,11 @@ class ConsentModule final : public GatewayModule {
   absl::Status Init(GatewayComponents& components) override {
     registry_ = std::make_unique<ConsentRegistry>(components.store,
                                                   components.audit_log);
+    if (components.store->backend() == "sqlite") {
+      // One writer for the whole database: it sees every consent change.
+      components.store->writer().AddParticipant(&writer_cache_);
+      registry_->UseWriterCache(&writer_cache_);
+    }
     reader_ =
         std::make_unique<StoreConsentReader>(components.store, registry_.get());
     decisions_ =
@@ -51,6 +56,7 @@ class ConsentModule final : public GatewayModule {
   }
 
  private:
+  WriterConsentCache writer_cache_;
   std::unique_ptr<ConsentRegistry> registry_;
   std::unique_ptr<StoreConsentReader> reader_;
   std::unique_ptr<DecisionEngine> decisions_;

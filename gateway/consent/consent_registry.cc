@@ -184,6 +184,7 @@ absl::StatusOr<v1::AuditRecord> ConsentRegistry::RecordCheck(
 absl::StatusOr<ConsentChange> ConsentRegistry::Grant(WriteTxn& txn,
                                                      const ConsentActor& actor,
                                                      Consent consent) const {
+  ForgetCachedConsents();
   SILD_ASSIGN_OR_RETURN(std::string id, NewConsentId());
   consent.set_consent_id(id);
   consent.set_version(1);
@@ -258,6 +259,7 @@ absl::StatusOr<ConsentChange> ConsentRegistry::Grant(WriteTxn& txn,
 absl::StatusOr<ConsentChange> ConsentRegistry::Withdraw(
     WriteTxn& txn, const ConsentActor& actor, absl::string_view consent_id,
     absl::string_view note) const {
+  ForgetCachedConsents();
   SILD_ASSIGN_OR_RETURN(std::optional<Consent> current,
                         Load(txn.sql(), consent_id));
   if (!current || !MaySee(*current, actor.agency)) return NotFound(consent_id);
@@ -507,6 +509,22 @@ absl::StatusOr<std::vector<Consent>> ConsentRegistry::ConsentsForSubject(
     consents.push_back(std::move(consent));
   }
   return consents;
+}
+
+absl::StatusOr<std::vector<Consent>> ConsentRegistry::ConsentsForSubjectInTxn(
+    WriteTxn& txn, absl::string_view personal_code) const {
+  if (writer_cache_ == nullptr) {
+    return ConsentsForSubject(txn.sql(), personal_code);
+  }
+  if (auto cached = writer_cache_->Find(personal_code)) return *cached;
+  SILD_ASSIGN_OR_RETURN(std::vector<Consent> consents,
+                        ConsentsForSubject(txn.sql(), personal_code));
+  writer_cache_->Put(personal_code, consents);
+  return consents;
+}
+
+void ConsentRegistry::ForgetCachedConsents() const {
+  if (writer_cache_ != nullptr) writer_cache_->Clear();
 }
 
 absl::StatusOr<std::vector<PendingWithdrawalNotice>>

@@ -2,6 +2,8 @@
 // consents.
 //
 //   ConsentRegistry registry(store, audit_log);   // cheap; no state of its own
+//                                                 // (but an optional writer
+//                                                 // cache, UseWriterCache)
 //   // inside a write request (store->writer().Submit):
 //   SILD_ASSIGN_OR_RETURN(auto granted, registry.Grant(txn, actor, prepared));
 //   SILD_ASSIGN_OR_RETURN(auto withdrawn,
@@ -43,6 +45,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gateway/audit/audit_log.h"
+#include "gateway/consent/writer_consent_cache.h"
 #include "gateway/policy/decision.h"
 #include "gateway/store/group_commit.h"
 #include "gateway/store/migrations.h"
@@ -154,11 +157,14 @@ class ConsentRegistry {
       SqlConnection& sql, absl::string_view personal_code) const;
   // The same through the writer's connection: sees the transaction's own
   // uncommitted writes, and nothing can change between this read and the
-  // commit.
+  // commit. Answered from the writer cache when one is in use.
   absl::StatusOr<std::vector<sild::v1::Consent>> ConsentsForSubjectInTxn(
-      WriteTxn& txn, absl::string_view personal_code) const {
-    return ConsentsForSubject(txn.sql(), personal_code);
-  }
+      WriteTxn& txn, absl::string_view personal_code) const;
+
+  // Lets the writer keep the consents it read (writer_consent_cache.h says
+  // when that is safe). `cache` must outlive the registry; set it before the
+  // store starts.
+  void UseWriterCache(WriterConsentCache* cache) { writer_cache_ = cache; }
   // Audits a Check: what a decision would be, with nothing sent. A check
   // tells the caller whether a person's consent covers a flow, which is
   // itself information about that person, so it is on the trail like any
@@ -182,8 +188,12 @@ class ConsentRegistry {
       const sild::v1::Consent& consent, absl::string_view reason,
       std::string detail) const;
 
+  // Clears the writer cache before a consent write.
+  void ForgetCachedConsents() const;
+
   Store* store_;
   AuditLog* audit_log_;
+  WriterConsentCache* writer_cache_ = nullptr;
 };
 
 }  // namespace sild

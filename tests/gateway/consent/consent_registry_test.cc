@@ -1,6 +1,7 @@
 // The consent registry on a real SQLite store with the real audit log:
 // decisions through the store-backed readers, disclosures and withdrawal
-// notices.
+// notices. Every case runs without and with the writer's consent cache
+// (.../Uncached, .../WriterCache): the cache must change nothing.
 #include "gateway/consent/consent_registry.h"
 
 #include <memory>
@@ -39,7 +40,7 @@ v1::AgencyRef Agency(const std::string& code, v1::AgencyKind kind) {
   return ref;
 }
 
-class ConsentRegistryTest : public ::testing::Test {
+class ConsentRegistryTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     dir_ = testing::MakeTempDir("consent-registry");
@@ -56,9 +57,13 @@ class ConsentRegistryTest : public ::testing::Test {
     ASSERT_TRUE(log.ok()) << log.status();
     audit_log_ = std::move(*log);
     store_->writer().AddParticipant(audit_log_.get());
-    store_->Start();
     registry_ =
         std::make_unique<ConsentRegistry>(store_.get(), audit_log_.get());
+    if (GetParam()) {
+      store_->writer().AddParticipant(&writer_cache_);
+      registry_->UseWriterCache(&writer_cache_);
+    }
+    store_->Start();
     recorder_.agency = Agency(testing::kSocialServices,
                               v1::AGENCY_KIND_MUNICIPAL_SOCIAL_SERVICES);
   }
@@ -111,6 +116,7 @@ class ConsentRegistryTest : public ::testing::Test {
     return notices;
   }
 
+  WriterConsentCache writer_cache_;
   ManualClock clock_{TestNow()};
   std::string dir_;
   config::v1::GatewayConfig config_;
@@ -120,7 +126,7 @@ class ConsentRegistryTest : public ::testing::Test {
   ConsentActor recorder_;
 };
 
-TEST_F(ConsentRegistryTest, StoreReaderDecidesLikeTheInMemoryReader) {
+TEST_P(ConsentRegistryTest, StoreReaderDecidesLikeTheInMemoryReader) {
   // A spread of consents: approved, withdrawn, declined, requested, expired,
   // not yet valid, by kind, self-given by a teenager and by a child.
   std::vector<Consent> inputs;
@@ -229,7 +235,7 @@ TEST_F(ConsentRegistryTest, StoreReaderDecidesLikeTheInMemoryReader) {
   }
 }
 
-TEST_F(ConsentRegistryTest, DecisionsInsideAWriteSeeThatWrite) {
+TEST_P(ConsentRegistryTest, DecisionsInsideAWriteSeeThatWrite) {
   StoreConsentReader committed(store_.get(), registry_.get());
   DecisionEngine engine(config_, &committed);
   DecisionRequest request;
@@ -273,7 +279,7 @@ TEST_F(ConsentRegistryTest, DecisionsInsideAWriteSeeThatWrite) {
             ReasonCode::kConsentWithdrawn);
 }
 
-TEST_F(ConsentRegistryTest, WithdrawalQueuesANoticePerRecipientThatReceived) {
+TEST_P(ConsentRegistryTest, WithdrawalQueuesANoticePerRecipientThatReceived) {
   Consent consent = ParentConsent();
   consent.mutable_recipients()->add_registry_codes(kUif);
   auto granted = Grant(consent);
@@ -333,7 +339,7 @@ TEST_F(ConsentRegistryTest, WithdrawalQueuesANoticePerRecipientThatReceived) {
   EXPECT_EQ(twice.code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(ConsentRegistryTest, AFailedWriteLeavesNothingBehind) {
+TEST_P(ConsentRegistryTest, AFailedWriteLeavesNothingBehind) {
   // The audit log refuses a record when the request fails after the consent
   // rows were written: the savepoint rolls back both.
   absl::Status status =
@@ -362,7 +368,7 @@ TEST_F(ConsentRegistryTest, AFailedWriteLeavesNothingBehind) {
                   .ok());
 }
 
-TEST_F(ConsentRegistryTest, VersionsAreKeptAndSealedToTheirRow) {
+TEST_P(ConsentRegistryTest, VersionsAreKeptAndSealedToTheirRow) {
   auto granted = Grant(ParentConsent());
   ASSERT_TRUE(granted.ok());
   const std::string id = granted->consent.consent_id();
@@ -397,6 +403,11 @@ TEST_F(ConsentRegistryTest, VersionsAreKeptAndSealedToTheirRow) {
   auto consents = reader.ConsentsForSubject(kChild);
   EXPECT_EQ(consents.status().code(), absl::StatusCode::kDataLoss);
 }
+
+INSTANTIATE_TEST_SUITE_P(Cache, ConsentRegistryTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "WriterCache" : "Uncached";
+                         });
 
 }  // namespace
 }  // namespace sild
