@@ -448,23 +448,21 @@ absl::StatusOr<int64_t> InsertOutbox(WriteTxn& txn, const PayloadCipher& cipher,
       std::string sealed,
       cipher.Seal(row.envelope.SerializeAsString(),
                   DeliveryAad(row.message_id, row.recipient)));
-  SILD_RETURN_IF_ERROR(
-      txn.sql()
-          .Exec("INSERT INTO outbox (message_id, recipient, kind, transport,"
-                " state, attempts, last_error, created_ms, next_attempt_ms,"
-                " delivered_ms, lease_owner, lease_until_ms, inbox_sent_ms,"
-                " redeliveries, permitted, payload)"
-                " VALUES (?, ?, ?, ?, ?, 0, '', ?, ?, 0, '', 0, 0, 0, ?, ?)",
-                {row.message_id, row.recipient, int64_t{row.kind},
-                 row.transport, int64_t{sild::v1::DELIVERY_STATE_PENDING},
-                 Ms(txn.now()), Ms(txn.now()), int64_t{row.permitted.bits()},
-                 SqlBlob{std::move(sealed)}})
-          .status());
-  SILD_ASSIGN_OR_RETURN(auto rows,
-                        txn.sql().Query("SELECT delivery_id FROM outbox WHERE "
-                                        "message_id = ? AND recipient = ?",
-                                        {row.message_id, row.recipient}));
-  if (rows.empty()) return absl::InternalError("outbox row vanished");
+  // RETURNING hands back the new id without a second index lookup.
+  SILD_ASSIGN_OR_RETURN(
+      auto rows,
+      txn.sql().Query(
+          "INSERT INTO outbox (message_id, recipient, kind, transport,"
+          " state, attempts, last_error, created_ms, next_attempt_ms,"
+          " delivered_ms, lease_owner, lease_until_ms, inbox_sent_ms,"
+          " redeliveries, permitted, payload)"
+          " VALUES (?, ?, ?, ?, ?, 0, '', ?, ?, 0, '', 0, 0, 0, ?, ?)"
+          " RETURNING delivery_id",
+          {row.message_id, row.recipient, int64_t{row.kind}, row.transport,
+           int64_t{sild::v1::DELIVERY_STATE_PENDING}, Ms(txn.now()),
+           Ms(txn.now()), int64_t{row.permitted.bits()},
+           SqlBlob{std::move(sealed)}}));
+  if (rows.empty()) return absl::InternalError("outbox insert returned no id");
   return rows[0].Int(0);
 }
 
