@@ -45,6 +45,24 @@ ThreadContexts& Contexts() {
   return contexts;
 }
 
+// `ctx` keyed with `key` for encryption or decryption; `keyed_for` records
+// the cipher id it holds so the key schedule is set up once, not per call.
+absl::StatusOr<EVP_CIPHER_CTX*> Keyed(EVP_CIPHER_CTX* ctx, uint64_t* keyed_for,
+                                      uint64_t id, const std::string& key,
+                                      bool encrypt) {
+  if (ctx == nullptr) return CryptoError("no cipher context");
+  if (*keyed_for == id) return ctx;
+  *keyed_for = 0;
+  if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nullptr,
+                        reinterpret_cast<const unsigned char*>(key.data()),
+                        nullptr, encrypt ? 1 : 0) != 1) {
+    return CryptoError(encrypt ? "encryption set-up failed"
+                               : "decryption set-up failed");
+  }
+  *keyed_for = id;
+  return ctx;
+}
+
 }  // namespace
 
 PayloadCipher::PayloadCipher(std::string key)
@@ -98,17 +116,9 @@ absl::StatusOr<std::string> PayloadCipher::Seal(
   auto* nonce = reinterpret_cast<unsigned char*>(&out[1]);
   if (RAND_bytes(nonce, kNonceSize) != 1) return CryptoError("no randomness");
   ThreadContexts& contexts = Contexts();
-  EVP_CIPHER_CTX* ctx = contexts.seal;
-  if (ctx == nullptr) return CryptoError("no cipher context");
-  if (contexts.seal_for != id_) {
-    contexts.seal_for = 0;
-    if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr,
-                           reinterpret_cast<const unsigned char*>(key_.data()),
-                           nullptr) != 1) {
-      return CryptoError("encryption set-up failed");
-    }
-    contexts.seal_for = id_;
-  }
+  SILD_ASSIGN_OR_RETURN(
+      EVP_CIPHER_CTX * ctx,
+      Keyed(contexts.seal, &contexts.seal_for, id_, key_, /*encrypt=*/true));
   int len = 0;
   auto* body = reinterpret_cast<unsigned char*>(&out[1 + kNonceSize]);
   if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1 ||
@@ -142,17 +152,9 @@ absl::StatusOr<std::string> PayloadCipher::Open(
   std::string tag(sealed.substr(1 + kNonceSize + body_size));
   std::string out(body_size, '\0');
   ThreadContexts& contexts = Contexts();
-  EVP_CIPHER_CTX* ctx = contexts.open;
-  if (ctx == nullptr) return CryptoError("no cipher context");
-  if (contexts.open_for != id_) {
-    contexts.open_for = 0;
-    if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr,
-                           reinterpret_cast<const unsigned char*>(key_.data()),
-                           nullptr) != 1) {
-      return CryptoError("decryption set-up failed");
-    }
-    contexts.open_for = id_;
-  }
+  SILD_ASSIGN_OR_RETURN(
+      EVP_CIPHER_CTX * ctx,
+      Keyed(contexts.open, &contexts.open_for, id_, key_, /*encrypt=*/false));
   int len = 0;
   if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1 ||
       EVP_DecryptUpdate(
