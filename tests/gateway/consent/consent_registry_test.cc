@@ -45,18 +45,10 @@ class ConsentRegistryTest : public ::testing::TestWithParam<bool> {
   void SetUp() override {
     dir_ = testing::MakeTempDir("consent-registry");
     config_ = testing::DemoGatewayConfig(dir_);
-    auto store = Store::Open(config_.store(), &clock_,
-                             {AuditLog::Schema(), ConsentRegistry::Schema()});
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    AuditLog::Options options;
-    options.chain_id = "sild-test";
-    options.signing_key_file = config_.audit().signing_key_file();
-    options.pseudonym_key_file = config_.audit().pseudonym_key_file();
-    auto log = AuditLog::Open(store_.get(), options);
-    ASSERT_TRUE(log.ok()) << log.status();
-    audit_log_ = std::move(*log);
-    store_->writer().AddParticipant(audit_log_.get());
+    auto opened = testing::OpenConsentStore(config_, &clock_);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    store_ = std::move(opened->store);
+    audit_log_ = std::move(opened->audit_log);
     registry_ =
         std::make_unique<ConsentRegistry>(store_.get(), audit_log_.get());
     if (GetParam()) {

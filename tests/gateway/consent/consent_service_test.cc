@@ -476,20 +476,13 @@ TEST(ConsentServiceFaultTest, AReaderErrorGivesRegistryUnavailable) {
   DecisionEngine decisions(config, &failing);
   ManualClock clock(testing::TestNow());
   // A real store and audit log: the refused check is still audited.
-  auto store = Store::Open(config.store(), &clock,
-                           {AuditLog::Schema(), ConsentRegistry::Schema()});
-  ASSERT_TRUE(store.ok()) << store.status();
-  AuditLog::Options options;
-  options.chain_id = "sild-test";
-  options.signing_key_file = config.audit().signing_key_file();
-  options.pseudonym_key_file = config.audit().pseudonym_key_file();
-  auto log = AuditLog::Open(store->get(), options);
-  ASSERT_TRUE(log.ok()) << log.status();
-  (*store)->writer().AddParticipant(log->get());
-  (*store)->Start();
-  ConsentRegistry registry(store->get(), log->get());
+  auto opened = testing::OpenConsentStore(config, &clock);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Store* store = opened->store.get();
+  store->Start();
+  ConsentRegistry registry(store, opened->audit_log.get());
   ConsentServiceImpl service(ConsentServiceDeps{
-      &config, &clock, &directory, store->get(), &registry, &decisions});
+      &config, &clock, &directory, store, &registry, &decisions});
   auto credentials = MakeServerCredentials(config.tls());
   ASSERT_TRUE(credentials.ok()) << credentials.status();
   grpc::ServerBuilder builder;
@@ -511,7 +504,7 @@ TEST(ConsentServiceFaultTest, AReaderErrorGivesRegistryUnavailable) {
               ::testing::UnorderedElementsAre(v1::DATA_CATEGORY_HEALTH,
                                               v1::DATA_CATEGORY_EDUCATION));
   server->Shutdown();
-  (*store)->Close();
+  store->Close();
   auto sql = SqliteConnection::Open(dir + "/sild.db", {});
   ASSERT_TRUE(sql.ok()) << sql.status();
   auto records = AuditLog::ReadRecords(**sql, "sild-test", 1, 0);

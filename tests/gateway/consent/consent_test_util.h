@@ -9,10 +9,15 @@
 #include <sstream>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gateway/audit/audit_log.h"
+#include "gateway/common/clock.h"
+#include "gateway/consent/consent_registry.h"
 #include "gateway/server/grpc_status.h"
+#include "gateway/store/store.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "sild/v1/consent_service.grpc.pb.h"
@@ -149,6 +154,32 @@ class ConsentClient {
  private:
   std::unique_ptr<sild::v1::ConsentService::Stub> stub_;
 };
+
+// A store with the audit and consent schemas and its audit log, which is
+// already the writer's participant. The store is not started: a test adds
+// its own participants first, then calls store->Start().
+struct ConsentStore {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<AuditLog> audit_log;
+};
+
+inline absl::StatusOr<ConsentStore> OpenConsentStore(
+    const config::v1::GatewayConfig& config, Clock* clock) {
+  ConsentStore opened;
+  auto store = Store::Open(config.store(), clock,
+                           {AuditLog::Schema(), ConsentRegistry::Schema()});
+  if (!store.ok()) return store.status();
+  opened.store = std::move(*store);
+  AuditLog::Options options;
+  options.chain_id = "sild-test";
+  options.signing_key_file = config.audit().signing_key_file();
+  options.pseudonym_key_file = config.audit().pseudonym_key_file();
+  auto log = AuditLog::Open(opened.store.get(), options);
+  if (!log.ok()) return log.status();
+  opened.audit_log = std::move(*log);
+  opened.store->writer().AddParticipant(opened.audit_log.get());
+  return opened;
+}
 
 }  // namespace sild::testing
 

@@ -41,18 +41,10 @@ class WriterConsentCacheTest : public ::testing::Test {
   void SetUp() override {
     dir_ = sild::testing::MakeTempDir("writer-consent-cache");
     config_ = sild::testing::DemoGatewayConfig(dir_);
-    auto store = Store::Open(config_.store(), &clock_,
-                             {AuditLog::Schema(), ConsentRegistry::Schema()});
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    AuditLog::Options options;
-    options.chain_id = "sild-test";
-    options.signing_key_file = config_.audit().signing_key_file();
-    options.pseudonym_key_file = config_.audit().pseudonym_key_file();
-    auto log = AuditLog::Open(store_.get(), options);
-    ASSERT_TRUE(log.ok()) << log.status();
-    audit_log_ = std::move(*log);
-    store_->writer().AddParticipant(audit_log_.get());
+    auto opened = sild::testing::OpenConsentStore(config_, &clock_);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    store_ = std::move(opened->store);
+    audit_log_ = std::move(opened->audit_log);
     store_->writer().AddParticipant(&cache_);
     store_->writer().AddParticipant(&failing_commit_);
     registry_ =
