@@ -51,4 +51,6 @@ void DeliveryRuntime::OutboxChanged() {
   inbox_->Notify();
 }
 
+void DeliveryRuntime::InboxQueued() { inbox_->Notify(); }
+
 }  // namespace sild::exchange

@@ -6,6 +6,7 @@
 //   services += delivery.Services();          // Module::Services
 //   delivery.Start();  ...  delivery.Stop();  // Module::Start / Stop
 //   delivery.OutboxChanged();                 // after commits that queued rows
+//   delivery.InboxQueued();                   // ... only gRPC inbox rows
 //
 // Stop() ends inbox streams, stops the scanner and lets the workers finish
 // in-flight deliveries; call it before the store closes. Thread-safe after
@@ -41,6 +42,8 @@ class DeliveryRuntime {
   void EndStreams();
   void Stop();
   void OutboxChanged();
+  // Only gRPC inbox rows were queued: streams look again, workers sleep on.
+  void InboxQueued();
 
   // Connectors register further push transports here before Start().
   TransportRegistry& transports() { return transports_; }

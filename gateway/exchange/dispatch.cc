@@ -100,6 +100,7 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
   const CategorySet& present = prepared.present;
 
   DispatchResult result;
+  bool queued_for_push = false;  // a row the push workers deliver
   sild::v1::Receipt& receipt = result.receipt;
   receipt.set_message_id(header.message_id());
   receipt.set_chain_id(context.audit_log->chain_id());
@@ -185,6 +186,7 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
       *copy_header->mutable_basis() = decision.basis;
     }
     SILD_RETURN_IF_ERROR(InsertOutbox(txn, cipher, row).status());
+    queued_for_push |= row.transport != kGrpcInboxTransport;
     parties.push_back({recipient->ref.registry_code(), kRoleRecipient});
     if (decision.allow && decision.basis.has_consent() &&
         context.record_disclosure) {
@@ -213,9 +215,13 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
       parties.push_back({code, kRoleCaseManager});
     }
     SILD_RETURN_IF_ERROR(AddParties(txn, header.message_id(), parties));
-    if (context.on_outbox_changed) {
-      txn.AfterCommitOnce(&context.on_outbox_changed,
-                          context.on_outbox_changed);
+    if (queued_for_push || !context.on_inbox_queued) {
+      if (context.on_outbox_changed) {
+        txn.AfterCommitOnce(&context.on_outbox_changed,
+                            context.on_outbox_changed);
+      }
+    } else {
+      txn.AfterCommitOnce(&context.on_inbox_queued, context.on_inbox_queued);
     }
   }
   return result;

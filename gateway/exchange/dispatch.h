@@ -50,6 +50,10 @@ struct ExchangeContext {
   DisclosureRecorder record_disclosure;
   // Called after a commit that queued deliveries (wakes workers, inboxes).
   std::function<void()> on_outbox_changed;
+  // Called instead when every queued row goes to the gRPC inbox: only the
+  // inbox streams look again; the push workers, which never serve those
+  // rows, sleep on. Unset: on_outbox_changed serves both.
+  std::function<void()> on_inbox_queued;
   // Health of the agencies' connector transports (null: none watched).
   const TransportHealthMonitor* transport_health = nullptr;
 };

@@ -70,6 +70,7 @@ class ExchangeModule final : public GatewayModule {
     context_.transport_health = transport_health_.get();
     components_ = &components;
     context_.on_outbox_changed = [this] { OutboxChanged(); };
+    context_.on_inbox_queued = [this] { InboxQueued(); };
     return absl::OkStatus();
   }
 
@@ -114,6 +115,9 @@ class ExchangeModule final : public GatewayModule {
  private:
   void OutboxChanged() {
     if (delivery_) delivery_->OutboxChanged();
+  }
+  void InboxQueued() {
+    if (delivery_) delivery_->InboxQueued();
   }
 
   config::v1::GatewayConfig config_;

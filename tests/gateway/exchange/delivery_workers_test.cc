@@ -3,6 +3,7 @@
 // letters, lease expiry after a crash, wake-ups and a prompt Stop().
 #include "gateway/exchange/delivery_workers.h"
 
+#include <atomic>
 #include <filesystem>
 
 #include "gateway/exchange/transport_file.h"
@@ -339,6 +340,25 @@ TEST_F(DeliveryWorkersTest, ThreadsWakeWhenTheOutboxChanges) {
   EXPECT_EQ(env_.Row(id).state, sild::v1::DELIVERY_STATE_DELIVERED);
   workers.Stop();
   env_.set_on_outbox_changed(nullptr);
+}
+
+TEST_F(DeliveryWorkersTest, InboxOnlyCommitsLeaveTheWorkersAsleep) {
+  // Child protection pulls over the gRPC inbox; social services gets files.
+  std::atomic<int> inbox_only{0};
+  env_.context().on_inbox_queued = [&inbox_only] { ++inbox_only; };
+  int before = env_.outbox_changes();
+  int64_t inbox_row = env_.Queue(kSocialCode, testing::kChildProtectionCode);
+  ASSERT_GT(inbox_row, 0);
+  EXPECT_EQ(env_.Row(inbox_row).transport, "grpc-inbox");
+  EXPECT_EQ(inbox_only.load(), 1);
+  EXPECT_EQ(env_.outbox_changes(), before);  // the workers were not woken
+
+  int64_t push_row = env_.Queue(kSchoolCode, kSocialCode);
+  ASSERT_GT(push_row, 0);
+  EXPECT_EQ(env_.Row(push_row).transport, "file");
+  EXPECT_EQ(inbox_only.load(), 1);
+  EXPECT_EQ(env_.outbox_changes(), before + 1);  // workers and inboxes
+  env_.context().on_inbox_queued = nullptr;
 }
 
 TEST_F(DeliveryWorkersTest, StopFinishesInFlightDeliveriesAndHandsBackTheRest) {
