@@ -11,6 +11,7 @@
 #include "gateway/common/errors.h"
 #include "gateway/common/log.h"
 #include "gateway/common/status_macros.h"
+#include "gateway/common/thread_name.h"
 #include "gateway/identifiers/personal_code.h"
 #include "gateway/identifiers/registry_code.h"
 #include "gateway/server/grpc_status.h"
@@ -127,7 +128,10 @@ AuditServiceImpl::AuditServiceImpl(const GatewayComponents* components,
                                    audit::CheckpointVerifier key, int workers)
     : components_(components), key_(std::move(key)) {
   for (int i = 0; i < std::max(1, workers); ++i) {
-    workers_.emplace_back([this] { WorkerLoop(); });
+    workers_.emplace_back([this] {
+      NameThisThread("sild-audit-exp");
+      WorkerLoop();
+    });
   }
 }
 

@@ -5,6 +5,7 @@
 #include "gateway/common/log.h"
 #include "gateway/common/proto_time.h"
 #include "gateway/common/status_macros.h"
+#include "gateway/common/thread_name.h"
 #include "gateway/exchange/delivery_audit.h"
 
 namespace sild::exchange {
@@ -142,7 +143,10 @@ DeadlineScanner::~DeadlineScanner() { Stop(); }
 void DeadlineScanner::Start() {
   absl::MutexLock lock(&mu_);
   if (stopping_ || thread_.joinable()) return;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("sild-deadlines");
+    Loop();
+  });
 }
 
 void DeadlineScanner::Stop() {

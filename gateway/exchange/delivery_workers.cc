@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gateway/common/log.h"
 #include "gateway/common/status_macros.h"
+#include "gateway/common/thread_name.h"
 #include "gateway/exchange/delivery_audit.h"
 
 namespace sild::exchange {
@@ -103,7 +104,10 @@ void DeliveryWorkers::Start() {
   if (started_ || stopping_.load()) return;
   started_ = true;
   for (int i = 0; i < options_.workers; ++i) {
-    threads_.emplace_back([this, i] { Loop(i); });
+    threads_.emplace_back([this, i] {
+      NameThisThread(absl::StrCat("sild-deliver-", i));
+      Loop(i);
+    });
   }
 }
 

@@ -9,6 +9,7 @@
 #include "gateway/common/errors.h"
 #include "gateway/common/log.h"
 #include "gateway/common/status_macros.h"
+#include "gateway/common/thread_name.h"
 #include "gateway/exchange/delivery_audit.h"
 #include "gateway/server/caller.h"
 #include "gateway/server/grpc_status.h"
@@ -156,7 +157,10 @@ InboxServiceImpl::~InboxServiceImpl() { Shutdown(); }
 void InboxServiceImpl::Start() {
   absl::MutexLock lock(&mu_);
   if (stopping_ || pump_.joinable()) return;
-  pump_ = std::thread([this] { Pump(); });
+  pump_ = std::thread([this] {
+    NameThisThread("sild-inbox-pump");
+    Pump();
+  });
 }
 
 void InboxServiceImpl::Notify() {

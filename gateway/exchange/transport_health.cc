@@ -3,15 +3,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gateway/common/log.h"
+#include "gateway/common/thread_name.h"
 
 namespace sild::exchange {
 
 std::string HealthServiceName(const TransportProbe& probe) {
-  return absl::StrCat(
-      "sild.transport.",
-      probe.direction == sild::v1::TRANSPORT_DIRECTION_INGRESS ? "ingress"
-                                                               : "egress",
-      ".", probe.registry_code);
+  return absl::StrCat("sild.transport.",
+                      probe.direction == sild::v1::TRANSPORT_DIRECTION_INGRESS
+                          ? "ingress"
+                          : "egress",
+                      ".", probe.registry_code);
 }
 
 TransportHealthMonitor::TransportHealthMonitor(
@@ -37,11 +38,11 @@ void TransportHealthMonitor::Start(Publisher publisher,
   ProbeNow();
   if (probes_.empty()) return;
   thread_ = std::thread([this, interval] {
+    NameThisThread("sild-transp-hc");
     absl::MutexLock lock(&mu_);
     while (true) {
-      auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return stopping_;
-      };
+      auto stopping = [this]()
+                          ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
       if (mu_.AwaitWithTimeout(absl::Condition(&stopping), interval)) return;
       mu_.Unlock();
       ProbeNow();

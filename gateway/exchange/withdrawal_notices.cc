@@ -4,6 +4,7 @@
 #include "gateway/common/log.h"
 #include "gateway/common/proto_time.h"
 #include "gateway/common/status_macros.h"
+#include "gateway/common/thread_name.h"
 
 namespace sild::exchange {
 
@@ -18,8 +19,8 @@ absl::StatusOr<int> WithdrawalNoticeSender::SendPending(int limit) {
   }));
   if (!any) return 0;
   int sent = 0;
-  SILD_RETURN_IF_ERROR(context_->store->writer().Run(
-      [&](WriteTxn& txn) -> absl::Status {
+  SILD_RETURN_IF_ERROR(
+      context_->store->writer().Run([&](WriteTxn& txn) -> absl::Status {
         SILD_ASSIGN_OR_RETURN(
             auto pending, registry_.PendingWithdrawalNotices(txn.sql(), limit));
         for (const PendingWithdrawalNotice& owed : pending) {
@@ -77,6 +78,7 @@ absl::StatusOr<int> WithdrawalNoticeSender::SendPending(int limit) {
 
 void WithdrawalNoticeSender::Start(absl::Duration interval) {
   thread_ = std::thread([this, interval] {
+    NameThisThread("sild-withdrawal");
     while (true) {
       {
         absl::MutexLock lock(&mu_);

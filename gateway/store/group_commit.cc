@@ -5,6 +5,7 @@
 #include "absl/synchronization/notification.h"
 #include "gateway/common/errors.h"
 #include "gateway/common/log.h"
+#include "gateway/common/thread_name.h"
 
 namespace sild {
 
@@ -24,8 +25,14 @@ void GroupCommitter::Start() {
   absl::MutexLock lock(&mu_);
   if (started_ || stopping_) return;
   started_ = true;
-  completer_ = std::thread([this] { CompletionLoop(); });
-  thread_ = std::thread([this] { Loop(); });
+  completer_ = std::thread([this] {
+    NameThisThread("sild-commit");
+    CompletionLoop();
+  });
+  thread_ = std::thread([this] {
+    NameThisThread("sild-writer");
+    Loop();
+  });
 }
 
 void GroupCommitter::Stop() {

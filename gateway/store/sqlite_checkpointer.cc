@@ -4,6 +4,7 @@
 
 #include "absl/time/time.h"
 #include "gateway/common/log.h"
+#include "gateway/common/thread_name.h"
 
 namespace sild {
 namespace {
@@ -21,7 +22,10 @@ SqliteCheckpointer::~SqliteCheckpointer() { Stop(); }
 void SqliteCheckpointer::Start() {
   absl::MutexLock lock(&mu_);
   if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("sild-checkpoint");
+    Loop();
+  });
 }
 
 void SqliteCheckpointer::Stop() {

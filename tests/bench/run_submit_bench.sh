@@ -12,7 +12,8 @@
 # in a temporary folder, starts sild-gateway and echo_baseline_server on
 # 127.0.0.1 (free ports), then runs submit_load against echo and Submit in
 # turn, --rounds times (default 2, alternating to cancel drift), and prints
-# each run, the mean throughputs, their ratio and Submit's worst p99.
+# each run, the mean throughputs, their ratio, Submit's worst p99 and the CPU
+# per call of each server and of the load generator.
 #
 # Exit status: 0 when every call succeeded; 1 when any call failed or a
 # server did not start; with --strict also 1 when a target is missed
@@ -111,13 +112,14 @@ echo
 
 failed=0
 run() {  # echo|submit ROUND
-  local service=$1 round=$2 port out
+  local service=$1 round=$2 port pid out
   port=$([[ $service == echo ]] && echo "$echo_port" || echo "$gateway_port")
+  pid=$([[ $service == echo ]] && echo "$echo_pid" || echo "$gateway_pid")
   out="$work/$service-$round.json"
   if ! "$load_bin" --target "localhost:$port" --pki "$pki" \
       --service "$service" --scenario "$scenario" --in-flight "$in_flight" \
       --channels "$channels" --duration "$duration" --warmup "$warmup" \
-      --key-prefix "bench-$$-$round" --json >"$out"; then
+      --key-prefix "bench-$$-$round" --server-pid "$pid" --json >"$out"; then
     failed=1
   fi
   if [[ ! -s "$out" ]]; then
@@ -125,7 +127,7 @@ run() {  # echo|submit ROUND
     failed=1
     return
   fi
-  jq -r --arg r "$round" '"\(.service) round \($r): \(.throughput_per_s | floor) calls/s, p50 \(.latency_ms.p50) ms, p90 \(.latency_ms.p90) ms, p99 \(.latency_ms.p99) ms, max \(.latency_ms.max) ms, \(.calls_failed) failed \(.errors | tostring)"' "$out"
+  jq -r --arg r "$round" '"\(.service) round \($r): \(.throughput_per_s | floor) calls/s, p50 \(.latency_ms.p50) ms, p90 \(.latency_ms.p90) ms, p99 \(.latency_ms.p99) ms, max \(.latency_ms.max) ms, \(.calls_failed) failed \(.errors | tostring), CPU per call: server \(.cpu_us_per_call.server | floor) us + load \(.cpu_us_per_call.load | floor) us"' "$out"
 }
 
 for round in $(seq 1 "$rounds"); do
@@ -143,6 +145,10 @@ summary=$(jq -s '
     echo_p99_ms: ($e | map(.latency_ms.p99) | max),
     submit_p50_ms: ($s | mean(.latency_ms.p50)),
     submit_p99_ms: ($s | map(.latency_ms.p99) | max),
+    echo_server_cpu_us: ($e | mean(.cpu_us_per_call.server)),
+    echo_load_cpu_us: ($e | mean(.cpu_us_per_call.load)),
+    submit_server_cpu_us: ($s | mean(.cpu_us_per_call.server)),
+    submit_load_cpu_us: ($s | mean(.cpu_us_per_call.load)),
     failed: (map(.calls_failed) | add) }
   | .ratio = (if .echo_throughput > 0 then .submit_throughput / .echo_throughput else 0 end)
 ' "$work"/echo-*.json "$work"/submit-*.json)
@@ -151,7 +157,8 @@ jq -r '
   "echo:    \(.echo_throughput | floor) calls/s (worst p99 \(.echo_p99_ms) ms)",
   "submit:  \(.submit_throughput | floor) calls/s (mean p50 \(.submit_p50_ms * 1000 | floor / 1000) ms, worst p99 \(.submit_p99_ms) ms)",
   "ratio:   submit / echo throughput = \(.ratio * 1000 | floor / 10) %  (target >= 50 %)",
-  "p99:     submit \(.submit_p99_ms) ms at '"$in_flight"' in flight  (target < 10 ms)"
+  "p99:     submit \(.submit_p99_ms) ms at '"$in_flight"' in flight  (target < 10 ms)",
+  "cpu:     per call, server + load generator: echo \(.echo_server_cpu_us | floor) + \(.echo_load_cpu_us | floor) us, submit \(.submit_server_cpu_us | floor) + \(.submit_load_cpu_us | floor) us"
 ' "$work/summary.json"
 
 missed=0

@@ -23,6 +23,7 @@
 // Prints throughput, latency percentiles and errors by status code (--json:
 // one JSON object). Exit status: 0 when every call succeeded, 1 when any
 // failed or the preflight call was refused, 2 for a bad command line.
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +32,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -72,6 +74,8 @@ constexpr char kUsage[] =
     "  --warmup S              unmeasured seconds first (default 2)\n"
     "  --key-prefix P          idempotency key prefix (default unique per "
     "run)\n"
+    "  --server-pid PID        also report that process's CPU time over the\n"
+    "                          measured window (Linux /proc)\n"
     "  --json                  one JSON object on stdout\n";
 
 constexpr char kSchool[] = "75001017";
@@ -91,8 +95,35 @@ struct Options {
   double duration_s = 10;
   double warmup_s = 2;
   std::string key_prefix;
+  int server_pid = 0;  // 0: the server's CPU is not measured
   bool json = false;
 };
+
+// CPU seconds (user + system) this process has used so far.
+double SelfCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+// CPU seconds (user + system) process `pid` has used so far, from
+// /proc/PID/stat; a negative value when it cannot be read.
+double ProcessCpuSeconds(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // The command name (field 2) may hold spaces; fields after it are plain.
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  // Fields 3..13 precede utime (14) and stime (15).
+  for (int i = 3; i <= 13 && fields >> field; ++i) {
+  }
+  long long utime = 0, stime = 0;
+  if (!(fields >> utime >> stime)) return -1;
+  return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -229,6 +260,9 @@ struct Result {
   std::map<int, std::string> first_error;
   std::vector<int64_t> latencies_us;
   double window_s = 0;
+  // CPU used inside the measured window; server_cpu_s < 0 when unmeasured.
+  double load_cpu_s = 0;
+  double server_cpu_s = -1;
 };
 
 const char* CodeName(int code) {
@@ -288,10 +322,24 @@ class LoadRun {
       active_ = options_.in_flight;
     }
     for (int slot = 0; slot < options_.in_flight; ++slot) Issue(slot);
+    // The calls run on gRPC's threads; this one samples CPU time at the
+    // edges of the measured window.
+    absl::SleepFor(measure_from_ - absl::Now());
+    const double load_from = SelfCpuSeconds();
+    const double server_from =
+        options_.server_pid > 0 ? ProcessCpuSeconds(options_.server_pid) : -1;
+    absl::SleepFor(measure_until_ - absl::Now());
+    const double load_until = SelfCpuSeconds();
+    const double server_until =
+        options_.server_pid > 0 ? ProcessCpuSeconds(options_.server_pid) : -1;
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
         +[](int* active) { return *active == 0; }, &active_));
     result_.window_s = options_.duration_s;
+    result_.load_cpu_s = load_until - load_from;
+    if (server_from >= 0 && server_until >= 0) {
+      result_.server_cpu_s = server_until - server_from;
+    }
     return result_;
   }
 
@@ -462,6 +510,11 @@ bool ParseArgs(int argc, char** argv, Options* options) {
       if (!value(&options->cert)) return false;
     } else if (arg == "--key-prefix") {
       if (!value(&options->key_prefix)) return false;
+    } else if (arg == "--server-pid") {
+      if (!value(&v) || !absl::SimpleAtoi(v, &options->server_pid) ||
+          options->server_pid <= 0) {
+        return false;
+      }
     } else if (arg == "--in-flight") {
       if (!value(&v) || !absl::SimpleAtoi(v, &options->in_flight)) return false;
     } else if (arg == "--channels") {
@@ -519,6 +572,12 @@ int Main(int argc, char** argv) {
   double throughput = measured_ok / result.window_s;
   int64_t failed = 0;
   for (const auto& [code, count] : result.errors) failed += count;
+  // CPU per measured call: on a saturated machine throughput is the cores
+  // divided by the CPU a call costs client and server together.
+  auto per_call_us = [&](double cpu_s) {
+    return measured_ok > 0 ? cpu_s * 1e6 / static_cast<double>(measured_ok)
+                           : 0.0;
+  };
 
   if (options.json) {
     nlohmann::json out;
@@ -544,6 +603,12 @@ int Main(int argc, char** argv) {
                                 {"first", result.first_error[code]}};
     }
     out["errors"] = errors;
+    out["cpu_us_per_call"]["load"] = per_call_us(result.load_cpu_s);
+    out["cpu_cores"]["load"] = result.load_cpu_s / result.window_s;
+    if (result.server_cpu_s >= 0) {
+      out["cpu_us_per_call"]["server"] = per_call_us(result.server_cpu_s);
+      out["cpu_cores"]["server"] = result.server_cpu_s / result.window_s;
+    }
     std::cout << out.dump() << std::endl;
   } else {
     std::cout << "service:     " << options.service
@@ -561,7 +626,14 @@ int Main(int argc, char** argv) {
               << " calls/s\n"
               << "latency ms:  p50 " << Percentile(lat, 0.50) << "  p90 "
               << Percentile(lat, 0.90) << "  p99 " << Percentile(lat, 0.99)
-              << "  max " << (lat.empty() ? 0.0 : lat.back() / 1000.0) << "\n";
+              << "  max " << (lat.empty() ? 0.0 : lat.back() / 1000.0) << "\n"
+              << "cpu/call:    load " << per_call_us(result.load_cpu_s)
+              << " us";
+    if (result.server_cpu_s >= 0) {
+      std::cout << ", server " << per_call_us(result.server_cpu_s) << " us ("
+                << result.server_cpu_s / result.window_s << " cores)";
+    }
+    std::cout << "\n";
     for (const auto& [code, count] : result.errors) {
       std::cout << "errors:      " << CodeName(code) << " x" << count
                 << " (first: " << result.first_error[code] << ")\n";

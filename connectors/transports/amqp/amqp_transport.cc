@@ -18,6 +18,7 @@
 #include "connectors/sdk/registry.h"
 #include "gateway/common/errors.h"
 #include "gateway/common/files.h"
+#include "gateway/common/thread_name.h"
 
 namespace sild::connectors {
 namespace {
@@ -879,7 +880,10 @@ absl::Status AmqpIngressTransport::Start(InboundHandler handler) {
     state_->stopping = false;
   }
   std::shared_ptr<State> state = state_;
-  consumer_ = std::thread([state] { state->Run(state); });
+  consumer_ = std::thread([state] {
+    NameThisThread("sild-amqp");
+    state->Run(state);
+  });
   return absl::OkStatus();
 }
 

@@ -16,6 +16,7 @@
 #include "connectors/sdk/registry.h"
 #include "gateway/common/errors.h"
 #include "gateway/common/files.h"
+#include "gateway/common/thread_name.h"
 
 namespace sild::connectors {
 namespace fs = std::filesystem;
@@ -247,6 +248,7 @@ absl::Status FileIngressTransport::Start(InboundHandler handler) {
   }
   std::shared_ptr<State> state = state_;
   poller_ = std::thread([state] {
+    NameThisThread("sild-file-poll");
     while (true) {
       state->Scan(state);
       absl::MutexLock lock(&state->mu);

@@ -23,6 +23,7 @@
 #include "gateway/common/errors.h"
 #include "gateway/common/files.h"
 #include "gateway/common/log.h"
+#include "gateway/common/thread_name.h"
 
 namespace sild::connectors {
 namespace {
@@ -388,7 +389,10 @@ class KafkaProducer {
     }
     (void)conf->release();  // rd_kafka_new owns it now
     producer->rk_ = rk;
-    producer->poller_ = std::thread([p = producer.get()] { p->Poll(); });
+    producer->poller_ = std::thread([p = producer.get()] {
+      NameThisThread("sild-kafka-prod");
+      p->Poll();
+    });
     return producer;
   }
 
@@ -1077,7 +1081,10 @@ absl::Status KafkaIngressTransport::Start(InboundHandler handler) {
     state_->closed = false;
   }
   std::shared_ptr<State> state = state_;
-  poller_ = std::thread([state] { state->Poll(state); });
+  poller_ = std::thread([state] {
+    NameThisThread("sild-kafka-cons");
+    state->Poll(state);
+  });
   return absl::OkStatus();
 }
 

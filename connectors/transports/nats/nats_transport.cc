@@ -18,6 +18,7 @@
 #include "connectors/sdk/registry.h"
 #include "gateway/common/errors.h"
 #include "gateway/common/files.h"
+#include "gateway/common/thread_name.h"
 
 namespace sild::connectors {
 namespace {
@@ -870,7 +871,10 @@ absl::Status NatsIngressTransport::Start(InboundHandler handler) {
     state_->stopping = false;
   }
   std::shared_ptr<State> state = state_;
-  fetcher_ = std::thread([state] { state->Run(state); });
+  fetcher_ = std::thread([state] {
+    NameThisThread("sild-nats");
+    state->Run(state);
+  });
   return absl::OkStatus();
 }
 

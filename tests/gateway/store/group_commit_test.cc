@@ -5,6 +5,7 @@
 #include "gateway/store/group_commit.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -222,6 +223,32 @@ TEST_P(GroupCommitTest, ConcurrentSubmitsFromManyThreadsShareOneBatch) {
   EXPECT_EQ(committer.requests(), kThreads * kPerThread + 1);
   // The gate's batch, then everything queued behind it in one transaction.
   EXPECT_EQ(committer.batches(), 2);
+}
+
+// Operators tell the writer and the commit flusher apart in top -H and perf.
+TEST_P(GroupCommitTest, WriterAndCommitThreadsCarryTheirNames) {
+  GroupCommitter& committer = StartCommitter();
+  auto thread_name = [] {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    return std::string(name);
+  };
+  std::string writer_name;
+  std::string done_name;
+  absl::Notification done;
+  committer.Submit(
+      [&](WriteTxn&) {
+        writer_name = thread_name();
+        return absl::OkStatus();
+      },
+      [&](absl::Status status) {
+        EXPECT_TRUE(status.ok()) << status;
+        done_name = thread_name();
+        done.Notify();
+      });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(writer_name, "sild-writer");
+  EXPECT_EQ(done_name, "sild-commit");
 }
 
 TEST_P(GroupCommitTest, MaxBatchBoundsATransaction) {
