@@ -252,6 +252,7 @@ class Connection {
                                    const std::string& key,
                                    const amqp_basic_properties_t& props,
                                    const std::string& body) {
+    if (conn_ == nullptr) return Fail("not connected");
     int rc = amqp_basic_publish(conn_, kChannel, Bytes(exchange), Bytes(key),
                                 /*mandatory=*/1, /*immediate=*/0, &props,
                                 Bytes(body));
@@ -290,6 +291,13 @@ class Connection {
       }
     };
     while (confirms.size() < last - first + 1) {
+      // A failure while publishing the batch closed the connection: its
+      // confirms can never arrive.
+      if (conn_ == nullptr) {
+        return absl::UnavailableError(absl::StrCat(
+            "amqp: ", Where(config_),
+            ": the connection closed before the publisher confirms"));
+      }
       const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
       if (left <= 0) return absl::OkStatus();
       amqp_frame_t frame;
@@ -459,12 +467,16 @@ class Publisher {
           item.message_id, item.kind, item.content_type, item.headers);
       auto tag = connection_.Publish(exchange, key, props, *item.body);
       if (!tag.ok()) {
+        // The failed publish closed the connection, so the items published
+        // before it are unconfirmed too: all of them fail and are retried
+        // (the recipient drops duplicates by message id).
         SetError(tag.status());
-        for (size_t j = i; j < items.size(); ++j) {
-          errors[j] = std::string(tag.status().message());
+        for (size_t j = 0; j < items.size(); ++j) {
+          errors[j] = j < i ? absl::StrCat("amqp: no publisher confirm: ",
+                                           tag.status().message())
+                            : std::string(tag.status().message());
         }
-        items.resize(i);
-        break;
+        return errors;
       }
       tags[i] = *tag;
     }
