@@ -127,7 +127,7 @@ run() {  # echo|submit ROUND
     failed=1
     return
   fi
-  jq -r --arg r "$round" '"\(.service) round \($r): \(.throughput_per_s | floor) calls/s, p50 \(.latency_ms.p50) ms, p90 \(.latency_ms.p90) ms, p99 \(.latency_ms.p99) ms, max \(.latency_ms.max) ms, \(.calls_failed) failed \(.errors | tostring), CPU per call: server \(.cpu_us_per_call.server | floor) us + load \(.cpu_us_per_call.load | floor) us"' "$out"
+  jq -r --arg r "$round" '"\(.service) round \($r): \(.throughput_per_s | floor) calls/s, p50 \(.latency_ms.p50) ms, p90 \(.latency_ms.p90) ms, p99 \(.latency_ms.p99) ms, max \(.latency_ms.max) ms, \(.calls_failed) failed \(.errors | tostring), CPU per call: server \(.cpu_us_per_call.server // -1 | floor) us + load \(.cpu_us_per_call.load // -1 | floor) us"' "$out"
 }
 
 for round in $(seq 1 "$rounds"); do
@@ -145,10 +145,10 @@ summary=$(jq -s '
     echo_p99_ms: ($e | map(.latency_ms.p99) | max),
     submit_p50_ms: ($s | mean(.latency_ms.p50)),
     submit_p99_ms: ($s | map(.latency_ms.p99) | max),
-    echo_server_cpu_us: ($e | mean(.cpu_us_per_call.server)),
-    echo_load_cpu_us: ($e | mean(.cpu_us_per_call.load)),
-    submit_server_cpu_us: ($s | mean(.cpu_us_per_call.server)),
-    submit_load_cpu_us: ($s | mean(.cpu_us_per_call.load)),
+    echo_server_cpu_us: ($e | mean(.cpu_us_per_call.server // -1)),
+    echo_load_cpu_us: ($e | mean(.cpu_us_per_call.load // -1)),
+    submit_server_cpu_us: ($s | mean(.cpu_us_per_call.server // -1)),
+    submit_load_cpu_us: ($s | mean(.cpu_us_per_call.load // -1)),
     failed: (map(.calls_failed) | add) }
   | .ratio = (if .echo_throughput > 0 then .submit_throughput / .echo_throughput else 0 end)
 ' "$work"/echo-*.json "$work"/submit-*.json)
@@ -158,7 +158,7 @@ jq -r '
   "submit:  \(.submit_throughput | floor) calls/s (mean p50 \(.submit_p50_ms * 1000 | floor / 1000) ms, worst p99 \(.submit_p99_ms) ms)",
   "ratio:   submit / echo throughput = \(.ratio * 1000 | floor / 10) %  (target >= 50 %)",
   "p99:     submit \(.submit_p99_ms) ms at '"$in_flight"' in flight  (target < 10 ms)",
-  "cpu:     per call, server + load generator: echo \(.echo_server_cpu_us | floor) + \(.echo_load_cpu_us | floor) us, submit \(.submit_server_cpu_us | floor) + \(.submit_load_cpu_us | floor) us"
+  "cpu:     per call, server + load generator: echo \(.echo_server_cpu_us // -1 | floor) + \(.echo_load_cpu_us // -1 | floor) us, submit \(.submit_server_cpu_us // -1 | floor) + \(.submit_load_cpu_us // -1 | floor) us (-1: not measured)"
 ' "$work/summary.json"
 
 missed=0

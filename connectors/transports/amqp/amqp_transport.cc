@@ -472,7 +472,7 @@ class Publisher {
         // (the recipient drops duplicates by message id).
         SetError(tag.status());
         for (size_t j = 0; j < items.size(); ++j) {
-          errors[j] = j < i ? absl::StrCat("amqp: no publisher confirm: ",
+          errors[j] = j < i ? absl::StrCat("no publisher confirm, ",
                                            tag.status().message())
                             : std::string(tag.status().message());
         }
