@@ -8,7 +8,7 @@
 //  - Decode validates as it parses: invalid input gives INVALID_ARGUMENT with
 //    a stable reason code and the native path of the offending element
 //    (JSON pointer "/subject/reference" or XPath "/opilane/isikukood") as the
-//    error's field (gateway/common/errors.h), and produces nothing.
+//    error's field (gateway/base/errors.h), and produces nothing.
 //  - Input over Limits().max_bytes or nested deeper than max_depth is
 //    refused (RESOURCE_EXHAUSTED, reason INPUT_TOO_LARGE / INPUT_TOO_DEEP)
 //    before it is parsed further.

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 
 namespace sild::connectors {
 namespace {

@@ -75,6 +75,11 @@ class EgressTransport {
     for (const OutboundMessage& m : messages) results.push_back(Deliver(m));
     return results;
   }
+  // True when DeliverBatch keeps several messages in flight at once (a
+  // broker with asynchronous acknowledgements): the gateway's workers then
+  // hand it a recipient's rows together and grow their claims. False: they
+  // deliver one by one, so a stop waits for one delivery only.
+  virtual bool pipelines() const { return false; }
   // OK when connected (or connectable); the last connection error otherwise.
   virtual absl::Status health() const { return absl::OkStatus(); }
 };

@@ -3,11 +3,11 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/log.h"
-#include "gateway/common/status_macros.h"
-#include "gateway/identifiers/personal_code.h"
-#include "gateway/common/proto_time.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/log.h"
+#include "gateway/base/status_macros.h"
+#include "gateway/base/personal_code.h"
+#include "gateway/base/proto_time.h"
 
 namespace sild {
 namespace {

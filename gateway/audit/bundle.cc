@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/audit/file_io.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 
 namespace sild::audit {

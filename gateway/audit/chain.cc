@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/audit/canonical.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/status_macros.h"
 
 namespace sild::audit {
 

@@ -19,7 +19,7 @@
 // Errors: Append rejects a draft that would be sealed wrongly (sequence,
 // chain id or hashes preset to other values, no time, unknown fields, a
 // subject pseudonym that is not 64 lowercase hex digits) with
-// InvalidArgument and a reason code (gateway/common/errors.h); the chain is
+// InvalidArgument and a reason code (gateway/base/errors.h); the chain is
 // then unchanged.
 #ifndef SILD_GATEWAY_AUDIT_CHAIN_H_
 #define SILD_GATEWAY_AUDIT_CHAIN_H_

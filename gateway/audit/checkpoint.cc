@@ -12,8 +12,8 @@
 #include "gateway/audit/canonical.h"
 #include "gateway/audit/digest.h"
 #include "gateway/audit/file_io.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/status_macros.h"
 
 namespace sild::audit {
 

@@ -11,7 +11,7 @@
 // The key file holds either hex text (only hex digits, optionally followed
 // by whitespace such as a newline) or raw bytes; either way at least 32 key
 // bytes. The personal code is hashed exactly as given: pass the validated
-// 11-digit code (gateway/identifiers/personal_code.h), not user input.
+// 11-digit code (gateway/base/personal_code.h), not user input.
 //
 // Thread safety: Pseudonym() is const and safe to call from many threads.
 // It aborts the process if OpenSSL cannot allocate a context: an audit

@@ -8,7 +8,7 @@
 #include "absl/types/optional.h"
 #include "gateway/audit/canonical.h"
 #include "gateway/audit/checkpoint.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/status_macros.h"
 
 namespace sild::audit {
 

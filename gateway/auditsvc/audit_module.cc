@@ -1,7 +1,7 @@
 #include "gateway/auditsvc/audit_module.h"
 
 #include "gateway/auditsvc/audit_service.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/status_macros.h"
 
 namespace sild::auditsvc {
 namespace {

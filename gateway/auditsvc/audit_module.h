@@ -4,14 +4,14 @@
 //
 //   modules.push_back(auditsvc::MakeAuditModule());   // in modules.cc
 //
-// Lifecycle as in gateway/server/module.h; Stop() drains the service's
+// Lifecycle as in gateway/rpc/module.h; Stop() drains the service's
 // workers before the store closes.
 #ifndef SILD_GATEWAY_AUDITSVC_AUDIT_MODULE_H_
 #define SILD_GATEWAY_AUDITSVC_AUDIT_MODULE_H_
 
 #include <memory>
 
-#include "gateway/server/module.h"
+#include "gateway/rpc/module.h"
 
 namespace sild::auditsvc {
 

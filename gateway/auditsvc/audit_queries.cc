@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gateway/audit/digest.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/status_macros.h"
 
 namespace sild::auditsvc {
 namespace {

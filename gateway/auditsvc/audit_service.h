@@ -30,8 +30,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "gateway/audit/checkpoint.h"
-#include "gateway/server/caller.h"
-#include "gateway/server/module.h"
+#include "gateway/rpc/caller.h"
+#include "gateway/rpc/module.h"
 #include "sild/v1/audit_service.grpc.pb.h"
 
 namespace sild::auditsvc {

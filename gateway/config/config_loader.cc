@@ -12,12 +12,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/files.h"
-#include "gateway/common/status_macros.h"
-#include "gateway/identifiers/registry_code.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/files.h"
+#include "gateway/base/log.h"
+#include "gateway/base/status_macros.h"
+#include "gateway/base/registry_code.h"
 #include "gateway/policy/rules.h"
 #include "google/protobuf/io/tokenizer.h"
+#include "sild/connectors/v1/example.pb.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
@@ -312,6 +314,33 @@ absl::Status ValidateAudit(config::v1::AuditConfig& audit,
   return absl::OkStatus();
 }
 
+// `transport: "file"` with a folder in transport_target and no
+// transport_config is the deprecated form of the connector SDK's file
+// transport carrying the canonical binary envelope: it becomes exactly that,
+// so every push recipient has one kind of egress endpoint. The files keep
+// their name (<message id>.binpb) and a missing folder stays retryable.
+absl::Status TranslateLegacyFileTransport(int index,
+                                          config::v1::AgencyConfig& agency) {
+  if (agency.transport() != "file" || agency.has_transport_config()) {
+    return absl::OkStatus();
+  }
+  const std::string field = absl::StrCat("agencies[", index, "]");
+  if (agency.transport_target().empty()) {
+    return Bad(absl::StrCat(field, ".transport_target"),
+               "the file transport needs a folder");
+  }
+  sild::connectors::v1::FileTransportConfig file;
+  file.set_directory(agency.transport_target());
+  file.set_extension("binpb");
+  file.set_require_existing_directory(true);
+  agency.mutable_transport_config()->PackFrom(file);
+  LogWarning("deprecated config: transport \"file\" with transport_target; "
+             "use transport_config (sild.connectors.v1.FileTransportConfig)",
+             {{"field", absl::StrCat(field, ".transport_target")},
+              {"agency", agency.registry_code()}});
+  return absl::OkStatus();
+}
+
 absl::Status ValidateDelivery(config::v1::GatewayConfig& config) {
   auto* d = config.mutable_delivery();
   if (d->max_attempts() < 0 || d->initial_backoff_ms() < 0 ||
@@ -349,13 +378,8 @@ absl::Status ValidateDelivery(config::v1::GatewayConfig& config) {
   if (deadlines->scan_interval_ms() == 0)
     deadlines->set_scan_interval_ms(60000);
   for (int i = 0; i < config.agencies_size(); ++i) {
-    const auto& agency = config.agencies(i);
-    // With a transport_config the connector's own config names the folder.
-    if (agency.transport() == "file" && !agency.has_transport_config() &&
-        agency.transport_target().empty()) {
-      return Bad(absl::StrCat("agencies[", i, "].transport_target"),
-                 "the file transport needs a folder");
-    }
+    SILD_RETURN_IF_ERROR(TranslateLegacyFileTransport(
+        i, *config.mutable_agencies(i)));
   }
   return absl::OkStatus();
 }

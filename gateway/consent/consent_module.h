@@ -1,4 +1,4 @@
-// The consent capability as a GatewayModule (gateway/server/module.h):
+// The consent capability as a GatewayModule (gateway/rpc/module.h):
 // schema version 2 ("consents"), the ConsentService, and the components other
 // modules decide with. Registered in gateway/server/modules.cc before the
 // exchange.
@@ -17,7 +17,7 @@
 
 #include <memory>
 
-#include "gateway/server/module.h"
+#include "gateway/rpc/module.h"
 
 namespace sild {
 

@@ -19,7 +19,7 @@
 #define SILD_GATEWAY_CONSENT_CONSENT_SERVICE_H_
 
 #include "absl/time/time.h"
-#include "gateway/common/clock.h"
+#include "gateway/base/clock.h"
 #include "gateway/consent/consent_registry.h"
 #include "gateway/identity/agency_directory.h"
 #include "gateway/policy/decision.h"

@@ -5,11 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/status_macros.h"
 #include "gateway/consent/consent_time.h"
-#include "gateway/identifiers/personal_code.h"
-#include "gateway/identifiers/registry_code.h"
+#include "gateway/base/personal_code.h"
+#include "gateway/base/registry_code.h"
 
 namespace sild {
 namespace {

@@ -5,7 +5,7 @@
 //       PrepareConsentGrant(request.consent(), config.consent_policy(), now);
 //
 // Errors are INVALID_ARGUMENT with a stable reason and the field path under
-// "consent." (gateway/common/errors.h), the first problem found:
+// "consent." (gateway/base/errors.h), the first problem found:
 //   INVALID_PERSONAL_CODE          consent.subject.value
 //   UNSUPPORTED_IDENTIFIER_SCHEME  consent.subject.scheme (only personal codes)
 //   MISSING_GRANTOR / INVALID_GRANTOR  consent.grantor[.subject_self]

@@ -2,11 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "gateway/common/log.h"
-#include "gateway/common/proto_time.h"
-#include "gateway/common/status_macros.h"
-#include "gateway/common/thread_name.h"
-#include "gateway/exchange/delivery_audit.h"
+#include "gateway/base/log.h"
+#include "gateway/base/proto_time.h"
+#include "gateway/base/status_macros.h"
+#include "gateway/base/thread_name.h"
 
 namespace sild::exchange {
 namespace {
@@ -22,16 +21,6 @@ struct Overdue {
   std::string overdue_party;
   absl::Time due;
 };
-
-std::string SubjectOf(const sild::v1::Envelope& envelope) {
-  if (envelope.has_referral()) {
-    return envelope.referral().subject().id().value();
-  }
-  if (envelope.has_transition()) {
-    return envelope.transition().subject().id().value();
-  }
-  return "";
-}
 
 // Marks nothing: the caller marked the row escalated in the same write.
 absl::Status DispatchEscalation(WriteTxn& txn, const ExchangeContext& ctx,
@@ -87,7 +76,7 @@ absl::Status DispatchEscalation(WriteTxn& txn, const ExchangeContext& ctx,
   }
   *escalation->mutable_due_time() = ToProtoTime(overdue.due);
   escalation->set_case_id(message->case_id);
-  std::string subject = SubjectOf(message->envelope);
+  std::string subject = SubjectPersonalCodeOf(message->envelope);
   if (message->envelope.has_referral()) {
     *escalation->mutable_subject() =
         message->envelope.referral().subject().id();

@@ -1,35 +1,14 @@
 #include "gateway/exchange/dispatch.h"
 
 #include "absl/strings/str_cat.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/proto_time.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/proto_time.h"
+#include "gateway/base/status_macros.h"
 
 namespace sild::exchange {
 namespace {
 
 using sild::v1::AuditRecord;
-using sild::v1::Envelope;
-
-sild::v1::MessageHeader* HeaderOf(Envelope& envelope) {
-  switch (envelope.body_case()) {
-    case Envelope::kReferral:
-      return envelope.mutable_referral()->mutable_header();
-    case Envelope::kStatusUpdate:
-      return envelope.mutable_status_update()->mutable_header();
-    case Envelope::kTransition:
-      return envelope.mutable_transition()->mutable_header();
-    case Envelope::kAssessment:
-      return envelope.mutable_assessment()->mutable_header();
-    case Envelope::kConsentWithdrawal:
-      return envelope.mutable_consent_withdrawal()->mutable_header();
-    case Envelope::kEscalation:
-      return envelope.mutable_escalation()->mutable_header();
-    case Envelope::BODY_NOT_SET:
-      break;
-  }
-  return nullptr;
-}
 
 void AddCategories(const CategorySet& set,
                    google::protobuf::RepeatedField<int>* out) {
@@ -37,24 +16,6 @@ void AddCategories(const CategorySet& set,
     if (set.Contains(c)) out->Add(c);
   }
 }
-
-}  // namespace
-
-sild::v1::MessageHeader* MutableHeader(Envelope& envelope) {
-  return HeaderOf(envelope);
-}
-
-const sild::v1::MessageHeader& Header(const Envelope& envelope) {
-  auto* header = HeaderOf(const_cast<Envelope&>(envelope));
-  return header ? *header : sild::v1::MessageHeader::default_instance();
-}
-
-std::string TransportFor(const Agency& agency) {
-  return agency.config.transport().empty() ? "grpc-inbox"
-                                           : agency.config.transport();
-}
-
-namespace {
 
 absl::StatusOr<DispatchRequest::Prepared> Prepare(
     const ExchangeContext& context, const DispatchRequest& request) {
@@ -87,7 +48,6 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
   if (header.message_id().empty() || request.sender == nullptr) {
     return absl::InternalError("dispatch needs a message id and a sender");
   }
-  const PayloadCipher& cipher = context.store->cipher();
   // Callers that did not prepare (status updates, escalations) pay for it
   // here, on the writer.
   std::optional<DispatchRequest::Prepared> computed;
@@ -109,52 +69,19 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
   AuditRecord last_record;
   std::vector<Party> parties;
   for (const Agency* recipient : request.recipients) {
-    DecisionRequest decision_request;
-    decision_request.sender = request.sender->ref;
-    decision_request.recipient = recipient->ref;
-    decision_request.purpose = header.purpose();
-    decision_request.subject_personal_code = request.subject_personal_code;
-    decision_request.message_kind = header.kind();
-    decision_request.requested = present;
-    decision_request.time = txn.now();
-    Decision decision = context.decide(txn, decision_request);
-
-    bool queue = decision.allow || request.deliver_operational_on_deny;
-    CategorySet permitted =
-        decision.allow ? decision.permitted : CategorySet::AlwaysPermitted();
-    CategorySet withheld = present;
-    for (int c = 1; c < 32; ++c) {
-      if (permitted.Contains(c)) withheld.Remove(c);
-    }
-
-    AuditRecord draft;
-    draft.mutable_actor()->set_registry_code(
-        request.sender->ref.registry_code());
-    draft.mutable_actor()->set_professional_id(request.professional_id);
-    draft.set_action(queue ? sild::v1::AUDIT_ACTION_DISCLOSURE
-                           : sild::v1::AUDIT_ACTION_DECISION);
-    draft.set_message_id(header.message_id());
-    draft.set_message_kind(header.kind());
-    draft.set_subject_pseudonym(pseudonym);
-    draft.set_purpose(header.purpose());
-    *draft.mutable_basis() = decision.basis;
-    if (queue) AddCategories(permitted, draft.mutable_categories());
-    draft.set_outcome(queue ? sild::v1::AUDIT_OUTCOME_ALLOW
-                            : sild::v1::AUDIT_OUTCOME_DENY);
-    draft.set_counterparty(recipient->ref.registry_code());
-    if (queue && !decision.allow) {
-      // Sent without a basis for personal data: only ids and status travel.
-      // A reason of its own keeps a refusal code off an ALLOW record.
-      draft.set_reason_code("OPERATIONAL_ONLY");
-      draft.set_detail(absl::StrCat(
-          "Only operational data (ids, status) sent; personal data withheld (",
-          decision.reason_code(), "): ", decision.detail));
-    } else {
-      draft.set_reason_code(std::string(decision.reason_code()));
-      draft.set_detail(decision.detail);
-    }
-    SILD_ASSIGN_OR_RETURN(last_record,
-                          context.audit_log->Append(txn, std::move(draft)));
+    DisclosureRequest disclosure;
+    disclosure.envelope = &request.envelope;
+    disclosure.subject_personal_code = request.subject_personal_code;
+    disclosure.subject_pseudonym = pseudonym;
+    disclosure.present = present;
+    disclosure.sender = request.sender;
+    disclosure.recipient = recipient;
+    disclosure.actor_registry_code = request.sender->ref.registry_code();
+    disclosure.actor_professional_id = request.professional_id;
+    disclosure.operational_on_deny = request.deliver_operational_on_deny;
+    SILD_ASSIGN_OR_RETURN(Disclosure d, DiscloseTo(txn, context, disclosure));
+    const Decision& decision = d.decision;
+    last_record = std::move(d.record);
 
     auto* outcome = receipt.add_recipients();
     *outcome->mutable_recipient() = recipient->ref;
@@ -163,10 +90,10 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
     outcome->set_detail(decision.detail);
     *outcome->mutable_basis() = decision.basis;
     outcome->set_audit_sequence(last_record.sequence());
-    if (queue) AddCategories(permitted, outcome->mutable_disclosed());
-    AddCategories(withheld, outcome->mutable_withheld());
+    if (d.queued) AddCategories(d.permitted, outcome->mutable_disclosed());
+    AddCategories(d.withheld, outcome->mutable_withheld());
 
-    if (!queue) {
+    if (!d.queued) {
       if (result.denial_reason.empty()) {
         result.denial_reason = std::string(decision.reason_code());
         result.denial_detail = decision.detail;
@@ -174,26 +101,8 @@ absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
       continue;
     }
     ++result.allowed;
-    OutboxRow row;
-    row.message_id = header.message_id();
-    row.recipient = recipient->ref.registry_code();
-    row.kind = header.kind();
-    row.transport = TransportFor(*recipient);
-    row.permitted = permitted;
-    context.projector->ProjectCopy(permitted, request.envelope, &row.envelope);
-    // The copy says on which basis it was disclosed.
-    if (auto* copy_header = MutableHeader(row.envelope)) {
-      *copy_header->mutable_basis() = decision.basis;
-    }
-    SILD_RETURN_IF_ERROR(InsertOutbox(txn, cipher, row).status());
-    queued_for_push |= row.transport != kGrpcInboxTransport;
+    queued_for_push |= d.queued_for_push;
     parties.push_back({recipient->ref.registry_code(), kRoleRecipient});
-    if (decision.allow && decision.basis.has_consent() &&
-        context.record_disclosure) {
-      SILD_RETURN_IF_ERROR(context.record_disclosure(
-          txn, decision.basis.consent(), recipient->ref.registry_code(),
-          header.message_id()));
-    }
   }
   receipt.set_audit_sequence(last_record.sequence());
   receipt.set_audit_record_hash(last_record.record_hash());

@@ -1,7 +1,6 @@
 // Dispatch: the heart of the exchange. Given an accepted message and its
-// recipients, inside one write transaction: decide per recipient (consent or
-// legal-basis rule), seal the decision in the audit trail, minimise the
-// message for each allowed recipient and queue it in the outbox, and record
+// recipients, inside one write transaction: the disclosure step for each
+// recipient (DiscloseTo: decide, audit, minimise, queue; disclosure.h), then
 // the message and its parties. Every sender of messages (referrals,
 // transitions, status updates, escalations, withdrawal notices) goes
 // through here, so no path can skip a decision or an audit record.
@@ -17,6 +16,9 @@
 
 #include "absl/status/statusor.h"
 #include "gateway/audit/audit_log.h"
+#include "gateway/exchange/disclosure.h"
+#include "gateway/exchange/envelope.h"
+#include "gateway/exchange/exchange_context.h"
 #include "gateway/exchange/exchange_store.h"
 #include "gateway/identity/agency_directory.h"
 #include "gateway/minimise/projector.h"
@@ -26,37 +28,6 @@
 #include "sild/v1/exchange.pb.h"
 
 namespace sild::exchange {
-
-// Decides inside the write transaction, reading consents through it, so a
-// withdrawal cannot slip between the decision and the commit.
-using TxnDecider =
-    std::function<Decision(WriteTxn& txn, const DecisionRequest& request)>;
-// Remembers that `recipient` received data under a consent (withdrawal
-// notices go to them later).
-using DisclosureRecorder = std::function<absl::Status(
-    WriteTxn& txn, const sild::v1::ConsentRef& consent,
-    const std::string& recipient, const std::string& message_id)>;
-
-// What dispatch needs; owned by the exchange module.
-class TransportHealthMonitor;
-
-struct ExchangeContext {
-  const config::v1::GatewayConfig* config = nullptr;
-  const AgencyDirectory* directory = nullptr;
-  Store* store = nullptr;
-  AuditLog* audit_log = nullptr;
-  const Projector* projector = nullptr;
-  TxnDecider decide;
-  DisclosureRecorder record_disclosure;
-  // Called after a commit that queued deliveries (wakes workers, inboxes).
-  std::function<void()> on_outbox_changed;
-  // Called instead when every queued row goes to the gRPC inbox: only the
-  // inbox streams look again; the push workers, which never serve those
-  // rows, sleep on. Unset: on_outbox_changed serves both.
-  std::function<void()> on_inbox_queued;
-  // Health of the agencies' connector transports (null: none watched).
-  const TransportHealthMonitor* transport_health = nullptr;
-};
 
 struct DispatchRequest {
   // The message as accepted: header complete (message_id, sender, kind,
@@ -99,16 +70,9 @@ struct DispatchResult {
   std::string denial_detail;
 };
 
-// Message kind -> the Envelope body's header (for normalisation).
-sild::v1::MessageHeader* MutableHeader(sild::v1::Envelope& envelope);
-const sild::v1::MessageHeader& Header(const sild::v1::Envelope& envelope);
-
 absl::StatusOr<DispatchResult> Dispatch(WriteTxn& txn,
                                         const ExchangeContext& context,
                                         const DispatchRequest& request);
-
-// The transport name a recipient's deliveries use.
-std::string TransportFor(const Agency& agency);
 
 }  // namespace sild::exchange
 

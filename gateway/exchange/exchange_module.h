@@ -1,11 +1,13 @@
-// The exchange module: referral and transition services, the outbox's
-// delivery workers, the gRPC inbox, dead letters and deadline escalations.
+// The exchange module (intake): the referral and transition services, their
+// broker and file ingress, consent withdrawal notices and deadline
+// escalations. Delivery is a module of its own (gateway/delivery/
+// delivery_module.h), registered after this one.
 #ifndef SILD_GATEWAY_EXCHANGE_EXCHANGE_MODULE_H_
 #define SILD_GATEWAY_EXCHANGE_EXCHANGE_MODULE_H_
 
 #include <memory>
 
-#include "gateway/server/module.h"
+#include "gateway/rpc/module.h"
 
 namespace sild::exchange {
 

@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/log.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/log.h"
 #include "gateway/exchange/referral_service.h"
 
 namespace sild::exchange {

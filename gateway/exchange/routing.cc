@@ -1,8 +1,8 @@
 #include "gateway/exchange/routing.h"
 
 #include "absl/strings/str_cat.h"
-#include "gateway/common/errors.h"
-#include "gateway/identifiers/registry_code.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/registry_code.h"
 
 namespace sild::exchange {
 

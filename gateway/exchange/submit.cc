@@ -3,9 +3,9 @@
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/status_macros.h"
-#include "gateway/server/grpc_status.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/status_macros.h"
+#include "gateway/rpc/grpc_status.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 

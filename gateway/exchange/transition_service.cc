@@ -3,13 +3,13 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/proto_time.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/proto_time.h"
+#include "gateway/base/status_macros.h"
 #include "gateway/exchange/submit.h"
 #include "gateway/exchange/validation.h"
-#include "gateway/server/caller.h"
-#include "gateway/server/grpc_status.h"
+#include "gateway/rpc/caller.h"
+#include "gateway/rpc/grpc_status.h"
 
 namespace sild::exchange {
 namespace {

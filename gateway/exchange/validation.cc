@@ -1,9 +1,9 @@
 #include "gateway/exchange/validation.h"
 
 #include "absl/strings/str_cat.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/status_macros.h"
-#include "gateway/identifiers/personal_code.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/status_macros.h"
+#include "gateway/base/personal_code.h"
 
 namespace sild::exchange {
 namespace {

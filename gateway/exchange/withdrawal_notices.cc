@@ -1,10 +1,10 @@
 #include "gateway/exchange/withdrawal_notices.h"
 
 #include "absl/strings/str_cat.h"
-#include "gateway/common/log.h"
-#include "gateway/common/proto_time.h"
-#include "gateway/common/status_macros.h"
-#include "gateway/common/thread_name.h"
+#include "gateway/base/log.h"
+#include "gateway/base/proto_time.h"
+#include "gateway/base/status_macros.h"
+#include "gateway/base/thread_name.h"
 
 namespace sild::exchange {
 

@@ -12,7 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 
 namespace sild {
 

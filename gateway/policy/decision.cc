@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/types/optional.h"
-#include "gateway/identifiers/personal_code.h"
+#include "gateway/base/personal_code.h"
 
 namespace sild {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gateway/minimise/category_set.h"
 #include "gateway/policy/wording.h"
 

@@ -39,7 +39,7 @@ std::string ExplainRule(const sild::config::v1::LegalBasisRule& rule);
 // self_consent_age set (1..18; no default is assumed) and no UNSPECIFIED or
 // unknown relation. Returns the first problem as INVALID_ARGUMENT with reason
 // INVALID_CONFIG and the field path, e.g. "rules[2].citation" or
-// "rules[0].purposes[1]" (see gateway/common/errors.h).
+// "rules[0].purposes[1]" (see gateway/base/errors.h).
 absl::Status ValidateRules(const sild::config::v1::GatewayConfig& config);
 
 }  // namespace sild

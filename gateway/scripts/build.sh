@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds one build tree.
 #   build.sh BUILD_DIR [extra cmake args...]
+# SILD_BUILD_TARGETS: build only these targets (e.g. "sild-gateway sildctl");
+# default: everything, tests and benchmarks included.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build_dir=$1
@@ -18,7 +20,8 @@ else
 fi
 echo "==> building $build_dir with $jobs jobs"
 log="$build_dir/build.log"
-if ! ninja -C "$build_dir" -j "$jobs" >"$log" 2>&1; then
+read -r -a targets <<<"${SILD_BUILD_TARGETS:-}"
+if ! ninja -C "$build_dir" -j "$jobs" "${targets[@]}" >"$log" 2>&1; then
   grep -E "error|FAILED" "$log" | head -40 >&2 || true
   tail -20 "$log" >&2
   echo "build failed in $build_dir (full log: $log)" >&2

@@ -26,7 +26,9 @@ demo=${SILD_DEMO_DIR:-$root/var/demo}
 port=${SILD_PORT:-7443}
 
 bash gateway/scripts/install-deps.sh
-bash gateway/scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Only the programs the demo runs; tests/run.sh builds the rest.
+SILD_BUILD_TARGETS="sild-gateway sildctl" \
+  bash gateway/scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 bash certs/make-dev-pki.sh "$pki"
 
 mkdir -p "$demo"

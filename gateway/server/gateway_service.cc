@@ -1,7 +1,7 @@
 #include "gateway/server/gateway_service.h"
 
-#include "gateway/server/caller.h"
-#include "gateway/server/grpc_status.h"
+#include "gateway/rpc/caller.h"
+#include "gateway/rpc/grpc_status.h"
 #include "sild/config/v1/config.pb.h"
 
 namespace sild {

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "gateway/common/log.h"
+#include "gateway/base/log.h"
 #include "gateway/config/config_loader.h"
 #include "gateway/server/server.h"
 

@@ -1,9 +1,10 @@
 // The gateway's capabilities, in initialisation order. A module that
 // provides a component another uses comes first (consents before exchange).
-#include "gateway/server/module.h"
+#include "gateway/rpc/module.h"
 
 #include "gateway/auditsvc/audit_module.h"
 #include "gateway/consent/consent_module.h"
+#include "gateway/delivery/delivery_module.h"
 #include "gateway/exchange/exchange_module.h"
 
 namespace sild {
@@ -12,6 +13,8 @@ std::vector<std::unique_ptr<GatewayModule>> MakeGatewayModules() {
   std::vector<std::unique_ptr<GatewayModule>> modules;
   modules.push_back(MakeConsentModule());
   modules.push_back(exchange::MakeExchangeModule());
+  // After the exchange: it watches the exchange's ingress transports.
+  modules.push_back(exchange::MakeDeliveryModule());
   modules.push_back(auditsvc::MakeAuditModule());
   return modules;
 }

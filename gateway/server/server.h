@@ -21,12 +21,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "gateway/common/clock.h"
+#include "gateway/base/clock.h"
 #include "sild/config/v1/config.pb.h"
 
 namespace sild {
 
-struct GatewayComponents;  // gateway/server/module.h
+struct GatewayComponents;  // gateway/rpc/module.h
 
 class GatewayServer {
  public:

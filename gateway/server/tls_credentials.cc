@@ -5,9 +5,9 @@
 #include <openssl/x509.h>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/files.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/files.h"
+#include "gateway/base/status_macros.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 

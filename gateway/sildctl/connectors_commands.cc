@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/status_macros.h"
 #include "gateway/sildctl/cli.h"
 #include "nlohmann/json.hpp"
 

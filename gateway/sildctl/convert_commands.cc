@@ -11,9 +11,9 @@
 #include "absl/strings/str_join.h"
 #include "connectors/codecs/fhir/fhir_codec.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/files.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/files.h"
+#include "gateway/base/status_macros.h"
 #include "gateway/sildctl/cli.h"
 #include "google/protobuf/util/json_util.h"
 

@@ -4,8 +4,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "gateway/common/status_macros.h"
-#include "gateway/server/grpc_status.h"
+#include "gateway/base/status_macros.h"
+#include "gateway/rpc/grpc_status.h"
 #include "gateway/sildctl/cli.h"
 #include "sild/v1/delivery_service.grpc.pb.h"
 #include "sild/v1/inbox_service.grpc.pb.h"

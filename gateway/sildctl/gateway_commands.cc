@@ -2,8 +2,8 @@
 #include <ostream>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/common/status_macros.h"
-#include "gateway/server/grpc_status.h"
+#include "gateway/base/status_macros.h"
+#include "gateway/rpc/grpc_status.h"
 #include "gateway/sildctl/cli.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "sild/v1/gateway_service.grpc.pb.h"

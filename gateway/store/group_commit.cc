@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include "absl/synchronization/notification.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/log.h"
-#include "gateway/common/thread_name.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/log.h"
+#include "gateway/base/thread_name.h"
 
 namespace sild {
 

@@ -38,7 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "gateway/common/clock.h"
+#include "gateway/base/clock.h"
 #include "gateway/store/sql.h"
 
 namespace sild {

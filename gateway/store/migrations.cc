@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/log.h"
-#include "gateway/common/status_macros.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/log.h"
+#include "gateway/base/status_macros.h"
 
 namespace sild {
 namespace {

@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 
 namespace sild {
 namespace {

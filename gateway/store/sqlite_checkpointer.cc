@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "absl/time/time.h"
-#include "gateway/common/log.h"
-#include "gateway/common/thread_name.h"
+#include "gateway/base/log.h"
+#include "gateway/base/thread_name.h"
 
 namespace sild {
 namespace {

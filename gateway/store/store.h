@@ -22,7 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "gateway/common/clock.h"
+#include "gateway/base/clock.h"
 #include "gateway/store/group_commit.h"
 #include "gateway/store/migrations.h"
 #include "gateway/store/payload_cipher.h"

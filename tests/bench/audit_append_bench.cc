@@ -16,8 +16,8 @@
 #include "benchmark/benchmark.h"
 #include "gateway/audit/audit_log.h"
 #include "gateway/auditsvc/store_verifier.h"
-#include "gateway/common/clock.h"
-#include "gateway/common/log.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/log.h"
 
 namespace sild {
 namespace {

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "gateway/common/files.h"
+#include "gateway/base/files.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_env.h"
 

@@ -10,9 +10,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
-#include "gateway/identifiers/personal_code.h"
-#include "gateway/identifiers/registry_code.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/personal_code.h"
+#include "gateway/base/registry_code.h"
 #include "sild/v1/referral.pb.h"
 
 namespace sild::connectors {

@@ -9,10 +9,10 @@
 #include "absl/strings/str_join.h"
 #include "connectors/codecs/fhir/fhir_json.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/status_macros.h"
-#include "gateway/identifiers/personal_code.h"
-#include "gateway/identifiers/registry_code.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/status_macros.h"
+#include "gateway/base/personal_code.h"
+#include "gateway/base/registry_code.h"
 
 namespace sild::connectors {
 namespace {

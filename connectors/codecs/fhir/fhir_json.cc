@@ -1,7 +1,7 @@
 #include "connectors/codecs/fhir/fhir_json.h"
 
 #include "absl/strings/str_cat.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace sild::connectors::fhir_internal {

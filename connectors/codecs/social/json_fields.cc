@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/civil_time.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "google/protobuf/descriptor.h"
 
 namespace sild::connectors {

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gateway/minimise/projector.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/message_differencer.h"

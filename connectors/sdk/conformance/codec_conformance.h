@@ -35,7 +35,7 @@
 //      repeated message field applies to every element. Unknown paths fail.
 //  InvalidInputIsRefusedWithReasonAndPath  (b) each params.invalid input
 //      decodes to INVALID_ARGUMENT with exactly that reason code and field
-//      path (gateway/common/errors.h), and no value.
+//      path (gateway/base/errors.h), and no value.
 //  OversizedInputIsRefused  (c) max_bytes + 1 bytes give RESOURCE_EXHAUSTED
 //      INPUT_TOO_LARGE; exactly max_bytes bytes do not.
 //  DeepInputIsRefusedWithoutExhaustingTheStack  (c) make_deep(max_depth + 1)

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 
 namespace sild::connectors::conformance {
 namespace {

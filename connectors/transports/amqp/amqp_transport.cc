@@ -16,9 +16,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/files.h"
-#include "gateway/common/thread_name.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/files.h"
+#include "gateway/base/thread_name.h"
 
 namespace sild::connectors {
 namespace {

@@ -63,6 +63,8 @@ class AmqpEgressTransport final : public EgressTransport {
   DeliveryResult Deliver(const OutboundMessage& message) override;
   std::vector<DeliveryResult> DeliverBatch(
       const std::vector<OutboundMessage>& messages) override;
+  // Publishes are acknowledged asynchronously: a batch is one round trip.
+  bool pipelines() const override { return true; }
   absl::Status health() const override;
 
   struct State;

@@ -14,9 +14,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/files.h"
-#include "gateway/common/thread_name.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/files.h"
+#include "gateway/base/thread_name.h"
 
 namespace sild::connectors {
 namespace fs = std::filesystem;
@@ -75,16 +75,33 @@ DeliveryResult FileEgressTransport::Deliver(const OutboundMessage& message) {
     return DeliveryResult::Permanent(absl::StrCat(
         "message id \"", message.message_id, "\" is not a safe file name"));
   }
+  const std::string& directory = config_.directory();
   std::error_code error;
-  fs::create_directories(config_.directory(), error);
-  if (error) {
-    return DeliveryResult::Retryable(
-        absl::StrCat(config_.directory(), ": ", error.message()));
+  if (config_.require_existing_directory()) {
+    if (!fs::is_directory(directory, error)) {
+      return DeliveryResult::Retryable(absl::StrCat(
+          "folder ", directory, " is not available",
+          error ? ": " : " (not a folder)", error ? error.message() : ""));
+    }
+  } else {
+    fs::create_directories(directory, error);
+    if (error) {
+      return DeliveryResult::Retryable(
+          absl::StrCat(directory, ": ", error.message()));
+    }
   }
-  std::string path = absl::StrCat(config_.directory(), "/", message.message_id,
-                                  ".", Extension(config_));
+  std::string path = absl::StrCat(directory, "/", message.message_id, ".",
+                                  Extension(config_));
+  if (fs::exists(path, error)) {
+    // Delivered by an earlier attempt whose result was not recorded.
+    return DeliveryResult::Delivered();
+  }
   absl::Status status = WriteFileAtomically(path, message.bytes);
   if (!status.ok()) return DeliveryResult::Retryable(status.ToString());
+  // The rename is durable only once the folder's entry is on disk.
+  if (absl::Status synced = SyncDirectory(directory); !synced.ok()) {
+    return DeliveryResult::Retryable(std::string(synced.message()));
+  }
   return DeliveryResult::Delivered();
 }
 

@@ -2,7 +2,11 @@
 // systems exchange files (and as the example transport of docs/connectors.md).
 //
 //   Egress  writes <directory>/<message_id>.<extension> atomically (temporary
-//           file, fsync, rename), so a reader never sees a torn file.
+//           file, fsync, rename, folder fsync), so a reader never sees a torn
+//           file. A file that already exists for the message id counts as
+//           delivered (an earlier attempt got there before a crash). The
+//           folder is created when missing, unless require_existing_directory
+//           says a missing folder is retryable.
 //   Ingress scans <directory> every poll_interval_ms for *.<extension>, hands
 //           each file to the handler (message_id = the file name without
 //           extension) and, when the handler's done reports

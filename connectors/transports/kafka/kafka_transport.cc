@@ -20,10 +20,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/files.h"
-#include "gateway/common/log.h"
-#include "gateway/common/thread_name.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/files.h"
+#include "gateway/base/log.h"
+#include "gateway/base/thread_name.h"
 
 namespace sild::connectors {
 namespace {

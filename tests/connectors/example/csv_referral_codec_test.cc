@@ -2,7 +2,7 @@
 
 #include "connectors/sdk/conformance/codec_conformance.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gtest/gtest.h"
 
 namespace sild::connectors {

@@ -9,8 +9,8 @@
 #include "absl/synchronization/notification.h"
 #include "connectors/sdk/conformance/transport_conformance.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
-#include "gateway/common/files.h"
+#include "gateway/base/errors.h"
+#include "gateway/base/files.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_env.h"
 

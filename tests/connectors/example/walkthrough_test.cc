@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "gateway/common/files.h"
+#include "gateway/base/files.h"
 #include "gateway/server/server.h"
 #include "google/protobuf/text_format.h"
 #include "grpcpp/client_context.h"

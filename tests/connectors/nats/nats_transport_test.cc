@@ -9,7 +9,7 @@
 #include "absl/time/clock.h"
 #include "connectors/sdk/conformance/transport_conformance.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gtest/gtest.h"
 #include "tests/testing/nats_server.h"
 #include "tests/testing/test_env.h"

@@ -20,7 +20,7 @@
 #include <string>
 
 #include "connectors/sdk/codec.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "connectors/codecs/social/json_fields.h"
 #include "connectors/sdk/conformance/codec_conformance.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"

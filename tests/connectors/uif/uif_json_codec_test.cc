@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "connectors/sdk/conformance/codec_conformance.h"
 #include "connectors/sdk/registry.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gtest/gtest.h"
 #include "tests/connectors/social/golden_files.h"
 

@@ -12,7 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "gateway/audit/verifier.h"
 #include "gateway/auditsvc/store_verifier.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gateway/store/sqlite_connection.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/audit/audit_test_util.h"

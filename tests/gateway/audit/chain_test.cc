@@ -5,7 +5,7 @@
 #include <string>
 
 #include "gateway/audit/canonical.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/audit/audit_test_util.h"
 

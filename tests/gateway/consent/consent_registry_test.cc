@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gateway/consent/consent_validation.h"
 #include "gateway/consent/store_consent_reader.h"
 #include "gateway/policy/decision.h"

@@ -8,7 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "gateway/audit/audit_log.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gateway/config/config_loader.h"
 #include "gateway/consent/consent_registry.h"
 #include "gateway/policy/decision.h"

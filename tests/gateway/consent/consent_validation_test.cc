@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gateway/consent/consent_id.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

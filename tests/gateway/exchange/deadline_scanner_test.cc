@@ -5,7 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/gateway/exchange/delivery_test_env.h"
+#include "tests/gateway/delivery/delivery_test_env.h"
 
 namespace sild::exchange {
 namespace {

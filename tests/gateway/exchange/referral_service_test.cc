@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/audit/audit_log.h"
-#include "gateway/server/grpc_status.h"
+#include "gateway/rpc/grpc_status.h"
 #include "gateway/server/server.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"

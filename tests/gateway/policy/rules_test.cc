@@ -1,6 +1,6 @@
 #include "gateway/policy/rules.h"
 
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 

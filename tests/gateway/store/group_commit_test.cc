@@ -24,7 +24,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "gateway/common/clock.h"
+#include "gateway/base/clock.h"
 #include "gateway/store/sqlite_connection.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/store/sql_test_backends.h"

@@ -13,7 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/store/store_test_util.h"
 #include "tests/testing/test_env.h"

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gateway/store/store.h"
 #include "gtest/gtest.h"
 #include "tests/testing/postgres_server.h"

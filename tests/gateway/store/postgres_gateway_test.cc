@@ -11,7 +11,7 @@
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "sild/v1/audit_service.grpc.pb.h"
-#include "tests/gateway/exchange/inbox_test_util.h"
+#include "tests/gateway/delivery/inbox_test_util.h"
 #include "tests/testing/postgres_server.h"
 #include "tests/testing/test_env.h"
 

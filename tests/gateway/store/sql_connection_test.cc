@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gateway/store/sql.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/store/sql_test_backends.h"

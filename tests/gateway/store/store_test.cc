@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
-#include "gateway/common/clock.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/errors.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/store/store_test_util.h"
 #include "tests/testing/postgres_server.h"

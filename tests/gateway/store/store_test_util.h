@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "gateway/common/errors.h"
+#include "gateway/base/errors.h"
 #include "gateway/store/sql.h"
 #include "gtest/gtest.h"
 
