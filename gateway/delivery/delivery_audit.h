@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "gateway/audit/audit_log.h"
+#include "gateway/delivery/outbox_store.h"
 #include "gateway/exchange/exchange_context.h"
 #include "gateway/exchange/exchange_store.h"
 #include "sild/v1/audit.pb.h"

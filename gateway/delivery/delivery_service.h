@@ -24,6 +24,7 @@
 #ifndef SILD_GATEWAY_DELIVERY_DELIVERY_SERVICE_H_
 #define SILD_GATEWAY_DELIVERY_DELIVERY_SERVICE_H_
 
+#include "gateway/delivery/outbox_store.h"
 #include "gateway/exchange/dispatch.h"
 #include "sild/v1/delivery_service.grpc.pb.h"
 

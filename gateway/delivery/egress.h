@@ -41,6 +41,7 @@
 #include "connectors/sdk/codec.h"
 #include "connectors/sdk/transport.h"
 #include "gateway/audit/audit_log.h"
+#include "gateway/delivery/outbox_store.h"
 #include "gateway/delivery/transport_health.h"
 #include "gateway/exchange/exchange_store.h"
 #include "sild/config/v1/config.pb.h"

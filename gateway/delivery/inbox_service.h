@@ -30,6 +30,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "gateway/delivery/outbox_store.h"
 #include "gateway/exchange/dispatch.h"
 #include "sild/v1/inbox_service.grpc.pb.h"
 

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "gateway/delivery/outbox_store.h"
 #include "gateway/exchange/exchange_context.h"
 #include "gateway/exchange/exchange_store.h"
 #include "gateway/identity/agency_directory.h"

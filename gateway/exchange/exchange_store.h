@@ -15,7 +15,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "gateway/minimise/category_set.h"
 #include "gateway/store/group_commit.h"
 #include "gateway/store/migrations.h"
 #include "gateway/store/payload_cipher.h"
@@ -143,112 +142,12 @@ absl::Status UpdateTransitionStatus(WriteTxn& txn, const std::string& id,
 absl::StatusOr<std::optional<TransitionRow>> LoadTransition(
     SqlConnection& sql, const std::string& transition_id);
 
-// The outbox: one row per (message, recipient), holding the envelope already
-// minimised for that recipient.
-struct OutboxRow {
-  int64_t delivery_id = 0;
-  std::string message_id;
-  std::string recipient;
-  sild::v1::MessageKind kind = sild::v1::MESSAGE_KIND_UNSPECIFIED;
-  // Transport name ("grpc-inbox", "file", ...).
-  std::string transport;
-  sild::v1::DeliveryState state = sild::v1::DELIVERY_STATE_PENDING;
-  int32_t attempts = 0;
-  std::string last_error;
-  absl::Time created;
-  absl::Time next_attempt;
-  absl::Time delivered = absl::InfinitePast();
-  // The categories the recipient's decision permitted (for re-projection of
-  // later status history and for replay).
-  CategorySet permitted;
-  sild::v1::Envelope envelope;
-};
-// Inserts a PENDING row; returns its delivery id. A second row for the same
-// (message, recipient) is refused (ALREADY_EXISTS).
-absl::StatusOr<int64_t> InsertOutbox(WriteTxn& txn, const PayloadCipher& cipher,
-                                     const OutboxRow& row);
-// The row a recipient received for a message, if any.
-absl::StatusOr<std::optional<OutboxRow>> LoadOutboxFor(
-    SqlConnection& sql, const PayloadCipher& cipher,
-    const std::string& message_id, const std::string& recipient);
-absl::StatusOr<std::optional<OutboxRow>> LoadOutbox(SqlConnection& sql,
-                                                    const PayloadCipher& cipher,
-                                                    int64_t delivery_id);
-
 // Mints a time-ordered UUID v7: the creation millisecond, then random bits
 // (OpenSSL's RAND_bytes); the last 12 hex digits are all random.
 std::string NewUuid();
 
-// --- Delivery: workers, the gRPC inbox, dead letters (delivery_*.h,
-// inbox_service.h, delivery_service.h). ---
-
-// The transport of agencies that pull their messages over gRPC.
-inline constexpr char kGrpcInboxTransport[] = "grpc-inbox";
-
-// Claims up to `limit` due rows of push transports (every transport but the
-// gRPC inbox): PENDING, next_attempt <= txn.now() and no live lease. The
-// claim sets lease_owner/lease_until; rows come back with their envelopes.
-// On PostgreSQL the select takes FOR UPDATE SKIP LOCKED so replicas never
-// claim the same row; SQLite's single writer serialises claims.
-absl::StatusOr<std::vector<OutboxRow>> ClaimDueDeliveries(
-    WriteTxn& txn, const PayloadCipher& cipher, const std::string& owner,
-    absl::Time lease_until, int limit);
-// Hands a claimed row back (its lease ends now) if `owner` still holds it.
-absl::Status ReleaseDeliveryLease(WriteTxn& txn, int64_t delivery_id,
-                                  const std::string& owner);
-// When the next push row becomes due (the later of next_attempt and its
-// lease); nullopt when there is none.
-absl::StatusOr<std::optional<absl::Time>> NextDueDelivery(SqlConnection& sql);
-// PENDING -> DELIVERED at txn.now(), lease cleared. False (and nothing
-// changed) when the row is not PENDING: someone recorded it first.
-absl::StatusOr<bool> MarkDelivered(WriteTxn& txn, int64_t delivery_id);
-// Records a failed attempt of `owner`'s claim: attempts, last error and the
-// next attempt, and DEAD when `dead`. False when `owner` no longer holds the
-// row (its lease expired and another worker took it).
-absl::StatusOr<bool> RecordFailedAttempt(WriteTxn& txn, int64_t delivery_id,
-                                         const std::string& owner,
-                                         int32_t attempts,
-                                         absl::Time next_attempt,
-                                         const std::string& error, bool dead);
-
-// A gRPC inbox row and how often it was handed to a stream before.
-struct InboxRow {
-  OutboxRow row;
-  int32_t sends = 0;
-};
-// The recipient's PENDING gRPC inbox rows after `after_id`, oldest first.
-absl::StatusOr<std::vector<InboxRow>> LoadInboxRows(
-    SqlConnection& sql, const PayloadCipher& cipher,
-    const std::string& recipient, int64_t after_id, int limit);
-// Those of `ids` that are still PENDING rows of the recipient's inbox.
-absl::StatusOr<std::vector<InboxRow>> LoadPendingInboxRowsById(
-    SqlConnection& sql, const PayloadCipher& cipher,
-    const std::string& recipient, const std::vector<int64_t>& ids);
-// Those of `ids` that are still PENDING (ids only, no payloads).
-absl::StatusOr<std::vector<int64_t>> StillPendingDeliveries(
-    SqlConnection& sql, const std::vector<int64_t>& ids);
-// Counts a hand-over to an inbox stream (redelivery hints survive restarts).
-absl::Status MarkInboxSent(WriteTxn& txn, const std::vector<int64_t>& ids);
-
-struct DeliveryFilter {
-  // UNSPECIFIED: any state.
-  sild::v1::DeliveryState state = sild::v1::DELIVERY_STATE_UNSPECIFIED;
-  // Empty: any recipient.
-  std::string recipient;
-  // Keyset cursor: rows with delivery_id > after_id, oldest first.
-  int64_t after_id = 0;
-  int limit = 50;
-};
-// Rows without their envelopes (nothing is unsealed for a listing).
-absl::StatusOr<std::vector<OutboxRow>> ListDeliveries(
-    SqlConnection& sql, const DeliveryFilter& filter);
-// A replayed dead letter: PENDING again, due now, attempts reset; stores the
-// row's (re-minimised) envelope, permitted categories and transport.
-absl::Status ResetForReplay(WriteTxn& txn, const PayloadCipher& cipher,
-                            const OutboxRow& row);
-// A replayed dead letter whose decision no longer allows it.
-absl::Status MarkRefusedOnReplay(WriteTxn& txn, int64_t delivery_id,
-                                 const std::string& reason);
+// --- Delivery (delivery_workers.h, inbox_service.h, delivery_service.h):
+// the outbox half lives in gateway/delivery/outbox_store.h. ---
 
 // The message row without its payload (nothing is unsealed).
 absl::StatusOr<std::optional<MessageRow>> LoadMessageSummary(
