@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "connectors/sdk/registry.h"
 #include "gateway/base/status_macros.h"
+#include "gateway/exchange/envelope.h"
 #include "gateway/sildctl/cli.h"
 #include "nlohmann/json.hpp"
 
@@ -25,8 +25,7 @@ std::string ConfigType(const Factory& factory) {
 std::vector<std::string> KindNames(const connectors::Codec& codec) {
   std::vector<std::string> kinds;
   for (sild::v1::MessageKind kind : codec.kinds()) {
-    kinds.push_back(std::string(
-        absl::StripPrefix(sild::v1::MessageKind_Name(kind), "MESSAGE_KIND_")));
+    kinds.push_back(exchange::KindName(kind));
   }
   return kinds;
 }

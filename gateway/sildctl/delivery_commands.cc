@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/base/status_macros.h"
+#include "gateway/exchange/envelope.h"
 #include "gateway/rpc/grpc_status.h"
 #include "gateway/sildctl/cli.h"
 #include "sild/v1/delivery_service.grpc.pb.h"
@@ -89,25 +90,6 @@ std::string Summary(const sild::v1::Envelope& envelope) {
   return "";
 }
 
-const sild::v1::MessageHeader* HeaderOf(const sild::v1::Envelope& e) {
-  switch (e.body_case()) {
-    case sild::v1::Envelope::kReferral:
-      return &e.referral().header();
-    case sild::v1::Envelope::kStatusUpdate:
-      return &e.status_update().header();
-    case sild::v1::Envelope::kTransition:
-      return &e.transition().header();
-    case sild::v1::Envelope::kAssessment:
-      return &e.assessment().header();
-    case sild::v1::Envelope::kConsentWithdrawal:
-      return &e.consent_withdrawal().header();
-    case sild::v1::Envelope::kEscalation:
-      return &e.escalation().header();
-    case sild::v1::Envelope::BODY_NOT_SET:
-      break;
-  }
-  return nullptr;
-}
 
 absl::Status RunInboxWatch(CommandContext& ctx) {
   SILD_RETURN_IF_ERROR(
@@ -134,12 +116,13 @@ absl::Status RunInboxWatch(CommandContext& ctx) {
   int64_t seen = 0;
   while (reader->Read(&message)) {
     ctx.Print(message, [&](std::ostream& out) {
-      const sild::v1::MessageHeader* header = HeaderOf(message.envelope());
+      const std::string& sender =
+          exchange::Header(message.envelope()).sender().registry_code();
       out << message.cursor() << "  " << message.envelope().message_id() << "  "
           << ShortEnumName(sild::v1::MessageKind_descriptor(), "MESSAGE_KIND_",
                            message.envelope().kind())
           << "  from "
-          << (header ? header->sender().registry_code() : std::string("?"))
+          << (sender.empty() ? std::string("?") : sender)
           << "  " << Summary(message.envelope());
       if (message.redelivery() > 0) {
         out << "  (redelivery " << message.redelivery() << ")";
