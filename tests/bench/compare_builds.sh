@@ -15,6 +15,7 @@
 # (nats_egress_bench, kafka_egress_bench). Runs parent, new, parent, new,
 # ... N pairs (default 3), prints every run's median line and, at the end,
 # the median over runs of the transport figure and of the ratio per build.
+# Odd pairs run the parent first, even pairs the new build.
 # Exit status 1 when a run fails.
 set -euo pipefail
 
@@ -44,7 +45,11 @@ done
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for ((i = 1; i <= pairs; ++i)); do
-  for side in parent new; do
+  # Odd pairs run the parent first, even pairs the new build, so neither
+  # always runs on a machine the other just warmed.
+  order="parent new"
+  ((i % 2 == 0)) && order="new parent"
+  for side in $order; do
     build=$parent
     [[ $side == new ]] && build=$new
     log="$out/$side-$i.log"
