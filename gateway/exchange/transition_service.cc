@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/strings/str_cat.h"
 #include "gateway/base/status_macros.h"
 #include "gateway/exchange/submit.h"
 #include "gateway/exchange/transitions.h"
