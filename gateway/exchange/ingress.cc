@@ -4,7 +4,7 @@
 #include "connectors/sdk/registry.h"
 #include "gateway/base/errors.h"
 #include "gateway/base/log.h"
-#include "gateway/exchange/referral_service.h"
+#include "gateway/exchange/referrals.h"
 
 namespace sild::exchange {
 
@@ -81,20 +81,11 @@ void IngressRunner::Handle(const connectors::InboundMessage& message,
     return;
   }
   const sild::v1::Referral& referral = decoded->referral();
-  SubmitReferralFrom(
-      *context_, *router_, *agency_, referral, referral.requested_by().id(),
-      [report](absl::StatusOr<SubmitOutcome> outcome) {
-        if (!outcome.ok()) {
-          report(outcome.status(), "");
-        } else if (outcome->refused) {
-          report(
-              MakeError(absl::StatusCode::kPermissionDenied,
-                        outcome->refusal_reason, "", outcome->refusal_detail),
-              outcome->receipt.message_id());
-        } else {
-          report(absl::OkStatus(), outcome->receipt.message_id());
-        }
-      });
+  SubmitReferral(*context_, *router_, {agency_, referral.requested_by().id()},
+                 referral, [report](absl::StatusOr<SubmitOutcome> outcome) {
+                   report(OutcomeStatus(outcome),
+                          outcome.ok() ? outcome->receipt.message_id() : "");
+                 });
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<IngressRunner>>> MakeIngressRunners(

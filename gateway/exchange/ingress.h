@@ -3,9 +3,10 @@
 // `ingress_transport` in its AgencyConfig, an IngressRunner starts that
 // transport and, per received message:
 //   1. decodes it with the agency's codec (AgencyConfig.codec),
-//   2. submits it through the same path as ReferralService.Submit
-//      (SubmitReferralFrom) as sent by THAT agency: the sender is the agency
-//      whose ingress the message came from, never what the payload claims,
+//   2. submits it through the same domain operation as
+//      ReferralService.Submit (SubmitReferral, referrals.h) as sent by THAT
+//      agency: the sender is the agency whose ingress the message came from,
+//      never what the payload claims,
 //   3. reports the outcome to the transport: OK after the commit (the
 //      transport acknowledges), a permanent error (INVALID_ARGUMENT for a
 //      decode or validation error, PERMISSION_DENIED when every recipient was

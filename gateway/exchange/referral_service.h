@@ -1,4 +1,10 @@
-// sild.v1.ReferralService: Submit, Get, List, UpdateStatus.
+// sild.v1.ReferralService: Submit, Get, List, UpdateStatus over gRPC.
+//
+// A thin adapter: authenticates the caller (gateway/rpc/caller.h), runs the
+// domain operation (referrals.h: SubmitReferral, ChangeReferralStatus) and
+// answers its outcome (gateway/rpc/submit_outcome.h); Get and List read the
+// store here. Errors are the operations' (reason code and field as the
+// "sild-reason" and "sild-field" trailers, gateway/rpc/grpc_status.h).
 //
 // Only the parties to a referral see it: the requester (what it sent), the
 // recipients (their minimised copy) and the case managers of its
@@ -6,37 +12,18 @@
 // a hint that the referral exists. Status changes follow the lifecycle
 // (recipient: received, accepted, rejected with a reason, in progress,
 // completed; requester: withdrawn) and travel to the other parties as
-// messages. Thread-safe.
+// messages.
+//
+// Thread-safe. Borrows the context and router, which outlive the server's
+// calls (owned by the exchange module).
 #ifndef SILD_GATEWAY_EXCHANGE_REFERRAL_SERVICE_H_
 #define SILD_GATEWAY_EXCHANGE_REFERRAL_SERVICE_H_
 
-#include <functional>
-#include <string>
-
-#include "gateway/exchange/dispatch.h"
+#include "gateway/exchange/exchange_context.h"
 #include "gateway/exchange/routing.h"
-#include "gateway/exchange/submit.h"
 #include "sild/v1/referral_service.grpc.pb.h"
 
 namespace sild::exchange {
-
-// Whether `role` ("requester" or "recipient") may move a referral from
-// `from` to `to`; INVALID_TRANSITION / NOT_ALLOWED_FOR_ROLE otherwise.
-absl::Status CheckReferralTransition(sild::v1::ReferralStatus from,
-                                     sild::v1::ReferralStatus to,
-                                     bool is_requester, bool is_recipient);
-
-// The body of ReferralService.Submit after authentication, shared with the
-// connector ingress (gateway/exchange/ingress.h): validates `referral`,
-// routes it and submits it as sent by `sender` (the authenticated caller or
-// the agency whose ingress it came from, never what the payload claims).
-// `done` runs exactly once: after the commit, or at once when validation or
-// routing fails.
-void SubmitReferralFrom(const ExchangeContext& context, const Router& router,
-                        const Agency& sender,
-                        const sild::v1::Referral& referral,
-                        const std::string& professional_id,
-                        std::function<void(absl::StatusOr<SubmitOutcome>)> done);
 
 class ReferralServiceImpl final
     : public sild::v1::ReferralService::CallbackService {

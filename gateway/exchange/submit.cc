@@ -2,29 +2,18 @@
 
 #include <openssl/evp.h>
 
-#include "absl/strings/str_cat.h"
 #include "gateway/base/errors.h"
 #include "gateway/base/status_macros.h"
-#include "gateway/rpc/grpc_status.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace sild::exchange {
+namespace {
 
-std::string RequestHash(const google::protobuf::Message& message) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<char*>(digest), size);
-}
-
+// If (sender, key) was used before, fills `receipt` with the original
+// receipt (marked duplicate) and returns true when the request is the same
+// (same `request_hash`), or fails ALREADY_EXISTS IDEMPOTENCY_KEY_REUSED
+// naming `field` when it differs. False: a new key.
 absl::StatusOr<bool> FindOriginalReceipt(SqlConnection& sql,
                                          const std::string& sender,
                                          const std::string& key,
@@ -43,43 +32,67 @@ absl::StatusOr<bool> FindOriginalReceipt(SqlConnection& sql,
   return true;
 }
 
+}  // namespace
+
+std::string RequestHash(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<char*>(digest), size);
+}
+
 void SubmitAsync(const ExchangeContext& context,
-                 std::shared_ptr<PreparedSubmit> submit,
-                 std::function<void(absl::StatusOr<SubmitOutcome>)> done) {
+                 std::shared_ptr<PreparedSubmit> submit, SubmitDone done) {
   auto outcome = std::make_shared<SubmitOutcome>();
   const ExchangeContext* ctx = &context;
   // The writer only decides and writes; the rest is done here, in parallel
-  // with other callers.
-  if (absl::Status prepared = PrepareDispatch(context, &submit->dispatch);
-      !prepared.ok()) {
-    done(prepared);
-    return;
+  // with other callers. A message completed inside the write is prepared by
+  // Dispatch, on the writer.
+  if (!submit->before_dispatch) {
+    if (absl::Status prepared = PrepareDispatch(context, &submit->dispatch);
+        !prepared.ok()) {
+      done(prepared);
+      return;
+    }
   }
   context.store->writer().Submit(
       [ctx, submit, outcome](WriteTxn& txn) -> absl::Status {
-        SILD_ASSIGN_OR_RETURN(
-            bool duplicate,
-            FindOriginalReceipt(txn.sql(), submit->sender,
-                                submit->idempotency_key, submit->request_hash,
-                                submit->idempotency_field, &outcome->receipt));
-        if (duplicate) return absl::OkStatus();
+        const bool keyed = !submit->idempotency_key.empty();
+        if (keyed) {
+          SILD_ASSIGN_OR_RETURN(
+              bool duplicate,
+              FindOriginalReceipt(txn.sql(), submit->sender,
+                                  submit->idempotency_key, submit->request_hash,
+                                  submit->idempotency_field,
+                                  &outcome->receipt));
+          if (duplicate) return absl::OkStatus();
+        }
+        if (submit->before_dispatch) {
+          SILD_RETURN_IF_ERROR(submit->before_dispatch(txn, submit->dispatch));
+        }
         SILD_ASSIGN_OR_RETURN(DispatchResult result,
                               Dispatch(txn, *ctx, submit->dispatch));
-        outcome->receipt = std::move(result.receipt);
-        if (result.allowed == 0) {
+        if (result.allowed == 0 && submit->refuse_when_none_allowed) {
           // The refusals are audited and committed; the key stays free so
           // the sender may retry once a basis exists.
+          outcome->receipt = std::move(result.receipt);
           outcome->refused = true;
-          outcome->refusal_reason = result.denial_reason;
-          outcome->refusal_detail = result.denial_detail;
+          outcome->refusal_reason = std::move(result.denial_reason);
+          outcome->refusal_detail = std::move(result.denial_detail);
           return absl::OkStatus();
         }
         if (submit->on_accepted) {
-          DispatchResult accepted;
-          accepted.receipt = outcome->receipt;
-          accepted.allowed = result.allowed;
-          SILD_RETURN_IF_ERROR(submit->on_accepted(txn, accepted));
+          SILD_RETURN_IF_ERROR(submit->on_accepted(txn, result));
         }
+        outcome->receipt = std::move(result.receipt);
+        if (!keyed) return absl::OkStatus();
         return InsertIdempotencyKey(txn, submit->sender,
                                     submit->idempotency_key,
                                     submit->request_hash, outcome->receipt);
@@ -93,22 +106,13 @@ void SubmitAsync(const ExchangeContext& context,
       });
 }
 
-grpc::Status FinishOutcome(const absl::StatusOr<SubmitOutcome>& outcome,
-                           grpc::ServerContextBase* context,
-                           sild::v1::Receipt* response) {
-  if (!outcome.ok()) return ToGrpcStatus(outcome.status(), context);
+absl::Status OutcomeStatus(const absl::StatusOr<SubmitOutcome>& outcome) {
+  if (!outcome.ok()) return outcome.status();
   if (outcome->refused) {
-    context->AddTrailingMetadata(
-        "sild-audit-sequence", absl::StrCat(outcome->receipt.audit_sequence()));
-    context->AddTrailingMetadata("sild-message-id",
-                                 outcome->receipt.message_id());
-    return ToGrpcStatus(
-        MakeError(absl::StatusCode::kPermissionDenied, outcome->refusal_reason,
-                  "", outcome->refusal_detail),
-        context);
+    return MakeError(absl::StatusCode::kPermissionDenied,
+                     outcome->refusal_reason, "", outcome->refusal_detail);
   }
-  *response = outcome->receipt;
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 }  // namespace sild::exchange

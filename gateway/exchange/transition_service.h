@@ -3,11 +3,19 @@
 // education with no next place. The receiving institution acknowledges
 // (enrolled, did not arrive, refused); an unacknowledged hand-over raises a
 // "lost in transition" escalation after the configured number of days.
-// Thread-safe.
+//
+// A thin adapter over gRPC: authenticates the caller (gateway/rpc/caller.h),
+// runs the domain operation (transitions.h: SubmitTransition,
+// AcknowledgeTransition) and answers its outcome
+// (gateway/rpc/submit_outcome.h); Get reads the store here. Errors are the
+// operations' (reason code and field as trailers, gateway/rpc/grpc_status.h).
+//
+// Thread-safe. Borrows the context and router, which outlive the server's
+// calls (owned by the exchange module).
 #ifndef SILD_GATEWAY_EXCHANGE_TRANSITION_SERVICE_H_
 #define SILD_GATEWAY_EXCHANGE_TRANSITION_SERVICE_H_
 
-#include "gateway/exchange/dispatch.h"
+#include "gateway/exchange/exchange_context.h"
 #include "gateway/exchange/routing.h"
 #include "sild/v1/transition_service.grpc.pb.h"
 

@@ -2,6 +2,7 @@
 // lifecycle, idempotency, and that nobody but the parties sees a referral.
 #include "gateway/exchange/referral_service.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/audit/audit_log.h"
 #include "gateway/rpc/grpc_status.h"
@@ -239,6 +240,66 @@ TEST_F(ReferralServiceTest, RetryWithSameKeyReturnsTheOriginalReceipt) {
                      &listed)
                   .status.ok());
   EXPECT_EQ(listed.referrals_size(), 1);
+}
+
+TEST_F(ReferralServiceTest, RetriedStatusUpdateReturnsTheFirstReceipt) {
+  Receipt receipt;
+  ASSERT_TRUE(Submit("school", SampleReferral("k-st"), &receipt).status.ok());
+  sild::v1::UpdateReferralStatusRequest request;
+  request.set_referral_id(receipt.message_id());
+  request.set_status(sild::v1::REFERRAL_STATUS_RECEIVED);
+  request.set_idempotency_key("st-1");
+  auto stub = As("social-services");
+  Receipt first, second, third;
+  ASSERT_TRUE(Invoke(stub.get(), &sild::v1::ReferralService::Stub::UpdateStatus,
+                     request, &first)
+                  .status.ok());
+  Call retry =
+      Invoke(stub.get(), &sild::v1::ReferralService::Stub::UpdateStatus,
+             request, &second);
+  ASSERT_TRUE(retry.status.ok()) << retry.status.error_message();
+  EXPECT_TRUE(second.duplicate());
+  EXPECT_EQ(second.message_id(), first.message_id());
+  EXPECT_EQ(second.audit_sequence(), first.audit_sequence());
+  request.set_status(sild::v1::REFERRAL_STATUS_ACCEPTED);
+  Call reused =
+      Invoke(stub.get(), &sild::v1::ReferralService::Stub::UpdateStatus,
+             request, &third);
+  EXPECT_EQ(reused.status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(reused.reason, "IDEMPOTENCY_KEY_REUSED");
+  EXPECT_EQ(reused.field, "idempotency_key");
+  Referral sent;
+  ASSERT_TRUE(Get("school", receipt.message_id(), &sent).status.ok());
+  EXPECT_EQ(sent.status(), sild::v1::REFERRAL_STATUS_RECEIVED);
+  EXPECT_EQ(sent.history_size(), 2);
+}
+
+TEST_F(ReferralServiceTest, RefusalTrailersNameTheAuditRecord) {
+  Referral referral = SampleReferral("k-trailers");
+  referral.mutable_performer()->set_registry_code(kSchoolHealth);
+  sild::v1::SubmitReferralRequest request;
+  *request.mutable_referral() = referral;
+  auto stub = As("school");
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  Receipt receipt;
+  grpc::Status status = stub->Submit(&context, request, &receipt);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto sequence = trailers.find("sild-audit-sequence");
+  ASSERT_NE(sequence, trailers.end());
+  int64_t audit_sequence = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(
+      absl::string_view(sequence->second.data(), sequence->second.size()),
+      &audit_sequence));
+  EXPECT_GT(audit_sequence, 0);
+  auto message_id = trailers.find("sild-message-id");
+  ASSERT_NE(message_id, trailers.end());
+  EXPECT_FALSE(message_id->second.empty());
+  auto reason = trailers.find(kReasonMetadataKey);
+  ASSERT_NE(reason, trailers.end());
+  EXPECT_EQ(std::string(reason->second.data(), reason->second.size()),
+            "NO_CONSENT");
 }
 
 TEST_F(ReferralServiceTest, NonPartyGetsNotFoundNeverContent) {
