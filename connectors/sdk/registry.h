@@ -2,7 +2,8 @@
 // with a typed protobuf config, registered statically (as Envoy registers
 // its extensions):
 //
-//   class FhirCodecFactory final : public CodecFactory { ... };
+//   using FhirCodecFactory =
+//       TypedCodecFactory<FhirCodec::kName, FhirCodecConfig, FhirCodec>;
 //   SILD_REGISTER_CODEC_FACTORY(FhirCodecFactory);
 //
 // The gateway config names a connector per agency ("codec": "fhir-r4",
@@ -86,6 +87,34 @@ class Registry {
 
  private:
   std::map<std::string, std::unique_ptr<Factory>> factories_;
+};
+
+// The factory of a codec with a typed config. When the codec declares
+//   static absl::StatusOr<std::unique_ptr<MyCodec>> Create(const MyConfig&);
+// that checks the config (e.g. a depth limit) and creates the codec; without
+// one the factory constructs `MyCodec(config)`. Name an alias, register it:
+//   using MyCodecFactory = TypedCodecFactory<MyCodec::kName, MyConfig,
+//   MyCodec>; SILD_REGISTER_CODEC_FACTORY(MyCodecFactory);
+// `kName` needs static storage: a `static constexpr char kName[]` member.
+template <const char* kName, typename Config, typename CodecImpl>
+class TypedCodecFactory final : public CodecFactory {
+ public:
+  std::string name() const override { return kName; }
+  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
+      const override {
+    return std::make_unique<Config>();
+  }
+  absl::StatusOr<std::unique_ptr<Codec>> Create(
+      const google::protobuf::Message& config) const override {
+    const Config& typed = static_cast<const Config&>(config);
+    if constexpr (requires { CodecImpl::Create(typed); }) {
+      auto codec = CodecImpl::Create(typed);
+      if (!codec.ok()) return codec.status();
+      return std::unique_ptr<Codec>(*std::move(codec));
+    } else {
+      return std::unique_ptr<Codec>(std::make_unique<CodecImpl>(typed));
+    }
+  }
 };
 
 // The factories of a transport whose `Transport::Create(const Config&)`

@@ -17,9 +17,9 @@
 #include "connectors/codecs/ehis/abc_score.h"
 #include "connectors/sdk/registry.h"
 #include "gateway/base/errors.h"
-#include "gateway/base/status_macros.h"
 #include "gateway/base/personal_code.h"
 #include "gateway/base/registry_code.h"
+#include "gateway/base/status_macros.h"
 #include "pugixml.hpp"
 #include "sild/v1/assessment.pb.h"
 #include "sild/v1/referral.pb.h"
@@ -1322,26 +1322,20 @@ absl::StatusOr<std::string> EhisXmlCodec::Encode(
   return out.str();
 }
 
+absl::StatusOr<std::unique_ptr<EhisXmlCodec>> EhisXmlCodec::Create(
+    const sild::connectors::v1::EhisCodecConfig& config) {
+  if (config.max_depth() > 1000) {
+    return InvalidField("INVALID_CONNECTOR_CONFIG", "max_depth",
+                        "at most 1000");
+  }
+  return std::make_unique<EhisXmlCodec>(config);
+}
+
 namespace {
 
-class EhisXmlCodecFactory final : public CodecFactory {
- public:
-  std::string name() const override { return EhisXmlCodec::kName; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
-      const override {
-    return std::make_unique<sild::connectors::v1::EhisCodecConfig>();
-  }
-  absl::StatusOr<std::unique_ptr<Codec>> Create(
-      const google::protobuf::Message& config) const override {
-    const auto& typed =
-        static_cast<const sild::connectors::v1::EhisCodecConfig&>(config);
-    if (typed.max_depth() > 1000) {
-      return InvalidField("INVALID_CONNECTOR_CONFIG", "max_depth",
-                          "at most 1000");
-    }
-    return std::make_unique<EhisXmlCodec>(typed);
-  }
-};
+using EhisXmlCodecFactory =
+    TypedCodecFactory<EhisXmlCodec::kName,
+                      sild::connectors::v1::EhisCodecConfig, EhisXmlCodec>;
 
 SILD_REGISTER_CODEC_FACTORY(EhisXmlCodecFactory);
 

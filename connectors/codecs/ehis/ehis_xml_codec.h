@@ -40,9 +40,11 @@
 #ifndef SILD_CONNECTORS_CODECS_EHIS_EHIS_XML_CODEC_H_
 #define SILD_CONNECTORS_CODECS_EHIS_EHIS_XML_CODEC_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "connectors/sdk/codec.h"
 #include "sild/connectors/v1/ehis.pb.h"
 
@@ -54,6 +56,11 @@ class EhisXmlCodec final : public Codec {
 
   explicit EhisXmlCodec(const sild::connectors::v1::EhisCodecConfig& config =
                             sild::connectors::v1::EhisCodecConfig());
+
+  // The checked way to make one: INVALID_ARGUMENT INVALID_CONNECTOR_CONFIG
+  // at "max_depth" when it is over 1000.
+  static absl::StatusOr<std::unique_ptr<EhisXmlCodec>> Create(
+      const sild::connectors::v1::EhisCodecConfig& config);
 
   std::string name() const override { return kName; }
   std::string content_type() const override { return "application/xml"; }

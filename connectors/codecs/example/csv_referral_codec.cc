@@ -163,30 +163,24 @@ absl::StatusOr<std::string> CsvReferralCodec::Encode(
   return absl::StrCat(absl::StrJoin(fields, std::string(1, separator_)), "\n");
 }
 
+absl::StatusOr<std::unique_ptr<CsvReferralCodec>> CsvReferralCodec::Create(
+    const sild::connectors::v1::CsvReferralCodecConfig& config) {
+  if (config.separator().size() > 1 ||
+      (!config.separator().empty() &&
+       (config.separator()[0] == '\\' || config.separator()[0] == '\n' ||
+        static_cast<unsigned char>(config.separator()[0]) >= 0x80))) {
+    return InvalidField("INVALID_CONNECTOR_CONFIG", "separator",
+                        "one ASCII character other than \\ and newline");
+  }
+  return std::make_unique<CsvReferralCodec>(config);
+}
+
 namespace {
 
-class CsvReferralCodecFactory final : public CodecFactory {
- public:
-  std::string name() const override { return CsvReferralCodec::kName; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
-      const override {
-    return std::make_unique<sild::connectors::v1::CsvReferralCodecConfig>();
-  }
-  absl::StatusOr<std::unique_ptr<Codec>> Create(
-      const google::protobuf::Message& config) const override {
-    const auto& typed =
-        static_cast<const sild::connectors::v1::CsvReferralCodecConfig&>(
-            config);
-    if (typed.separator().size() > 1 ||
-        (!typed.separator().empty() &&
-         (typed.separator()[0] == '\\' || typed.separator()[0] == '\n' ||
-          static_cast<unsigned char>(typed.separator()[0]) >= 0x80))) {
-      return InvalidField("INVALID_CONNECTOR_CONFIG", "separator",
-                          "one ASCII character other than \\ and newline");
-    }
-    return std::make_unique<CsvReferralCodec>(typed);
-  }
-};
+using CsvReferralCodecFactory =
+    TypedCodecFactory<CsvReferralCodec::kName,
+                      sild::connectors::v1::CsvReferralCodecConfig,
+                      CsvReferralCodec>;
 
 SILD_REGISTER_CODEC_FACTORY(CsvReferralCodecFactory);
 

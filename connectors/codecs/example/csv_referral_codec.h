@@ -30,9 +30,11 @@
 #ifndef SILD_CONNECTORS_CODECS_EXAMPLE_CSV_REFERRAL_CODEC_H_
 #define SILD_CONNECTORS_CODECS_EXAMPLE_CSV_REFERRAL_CODEC_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "connectors/sdk/codec.h"
 #include "sild/connectors/v1/example.pb.h"
 
@@ -44,6 +46,12 @@ class CsvReferralCodec final : public Codec {
 
   explicit CsvReferralCodec(
       const sild::connectors::v1::CsvReferralCodecConfig& config = {});
+
+  // The checked way to make one: INVALID_ARGUMENT INVALID_CONNECTOR_CONFIG
+  // at "separator" unless it is empty or one ASCII character that is neither
+  // a backslash nor a newline.
+  static absl::StatusOr<std::unique_ptr<CsvReferralCodec>> Create(
+      const sild::connectors::v1::CsvReferralCodecConfig& config);
 
   std::string name() const override { return kName; }
   std::string content_type() const override { return "text/csv"; }

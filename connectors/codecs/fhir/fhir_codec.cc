@@ -8,11 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "connectors/codecs/fhir/fhir_json.h"
+#include "connectors/sdk/json_fields.h"
 #include "connectors/sdk/registry.h"
 #include "gateway/base/errors.h"
-#include "gateway/base/status_macros.h"
 #include "gateway/base/personal_code.h"
 #include "gateway/base/registry_code.h"
+#include "gateway/base/status_macros.h"
 
 namespace sild::connectors {
 namespace {
@@ -1184,9 +1185,9 @@ absl::StatusOr<std::string> FhirCodec::Encode(
     const sild::v1::Envelope& envelope) const {
   switch (envelope.body_case()) {
     case sild::v1::Envelope::kReferral:
-      return fhir_internal::Dump(EncodeServiceRequest(envelope), pretty_);
+      return DumpJson(EncodeServiceRequest(envelope), pretty_);
     case sild::v1::Envelope::kStatusUpdate:
-      return fhir_internal::Dump(EncodeTask(envelope), pretty_);
+      return DumpJson(EncodeTask(envelope), pretty_);
     default:
       return InvalidField(
           "UNSUPPORTED_KIND", "kind",
@@ -1206,29 +1207,19 @@ absl::StatusOr<sild::v1::Consent> FhirCodec::DecodeConsent(
 
 absl::StatusOr<std::string> FhirCodec::EncodeConsent(
     const sild::v1::Consent& consent) const {
-  return fhir_internal::Dump(EncodeConsentJson(consent), pretty_);
+  return DumpJson(EncodeConsentJson(consent), pretty_);
 }
 
 absl::StatusOr<std::string> FhirCodec::EncodeAuditEvent(
     const sild::v1::AuditRecord& record) const {
-  return fhir_internal::Dump(EncodeAuditEventJson(record), pretty_);
+  return DumpJson(EncodeAuditEventJson(record), pretty_);
 }
 
 namespace {
 
-class FhirCodecFactory final : public CodecFactory {
- public:
-  std::string name() const override { return FhirCodec::kName; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
-      const override {
-    return std::make_unique<sild::connectors::v1::FhirCodecConfig>();
-  }
-  absl::StatusOr<std::unique_ptr<Codec>> Create(
-      const google::protobuf::Message& config) const override {
-    return std::make_unique<FhirCodec>(
-        static_cast<const sild::connectors::v1::FhirCodecConfig&>(config));
-  }
-};
+using FhirCodecFactory =
+    TypedCodecFactory<FhirCodec::kName, sild::connectors::v1::FhirCodecConfig,
+                      FhirCodec>;
 
 SILD_REGISTER_CODEC_FACTORY(FhirCodecFactory);
 

@@ -1,5 +1,7 @@
-// JSON plumbing of the fhir-r4 codec: bounded parsing and typed access that
-// reports JSON pointers. Internal to connectors/codecs/fhir.
+// JSON plumbing of the fhir-r4 codec: typed access that reports JSON pointers
+// and INVALID_FHIR, and FHIR's dateTime. Internal to connectors/codecs/fhir;
+// what all JSON codecs share (bounded parsing, pointers, serialising) is in
+// connectors/sdk/json_fields.h.
 #ifndef SILD_CONNECTORS_CODECS_FHIR_FHIR_JSON_H_
 #define SILD_CONNECTORS_CODECS_FHIR_FHIR_JSON_H_
 
@@ -17,9 +19,9 @@ namespace sild::connectors::fhir_internal {
 
 using Json = nlohmann::ordered_json;
 
-// Parses `native` as one JSON object. Size and depth are checked first, by a
-// SAX pass that keeps no recursion (RESOURCE_EXHAUSTED INPUT_TOO_LARGE /
-// INPUT_TOO_DEEP); syntax errors give INVALID_ARGUMENT INVALID_JSON.
+// Parses `native` as one JSON object (ParseJsonBounded: RESOURCE_EXHAUSTED
+// INPUT_TOO_LARGE / INPUT_TOO_DEEP); syntax errors give INVALID_ARGUMENT
+// INVALID_JSON, another top level INVALID_FHIR.
 absl::StatusOr<Json> ParseBounded(absl::string_view native,
                                   const CodecLimits& limits);
 
@@ -55,10 +57,6 @@ absl::StatusOr<std::string> StringAt(const Node& node, absl::string_view key);
 absl::StatusOr<google::protobuf::Timestamp> ParseDateTime(
     absl::string_view text, absl::string_view path);
 std::string FormatDateTime(const google::protobuf::Timestamp& time);
-
-// Serialises; invalid UTF-8 (never produced by sild, but proto strings from
-// peers may hold it) is replaced rather than thrown on.
-std::string Dump(const Json& json, bool pretty);
 
 }  // namespace sild::connectors::fhir_internal
 

@@ -7,12 +7,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "connectors/codecs/social/json_fields.h"
+#include "connectors/sdk/json_fields.h"
 #include "connectors/sdk/registry.h"
 #include "gateway/base/errors.h"
-#include "gateway/base/status_macros.h"
 #include "gateway/base/personal_code.h"
 #include "gateway/base/registry_code.h"
+#include "gateway/base/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "sild/v1/referral.pb.h"
 
@@ -791,33 +791,25 @@ absl::StatusOr<std::string> SocialJsonCodec::Encode(
                           "social-json carries referrals and referral "
                           "decisions");
   }
-  // Strings from protobuf are UTF-8; `replace` keeps a damaged one from
+  // Strings from protobuf are UTF-8; DumpJson keeps a damaged one from
   // throwing.
-  return out.dump(pretty_ ? 2 : -1, ' ', false,
-                  nlohmann::json::error_handler_t::replace) +
-         (pretty_ ? "\n" : "");
+  return DumpJson(out, pretty_) + (pretty_ ? "\n" : "");
+}
+
+absl::StatusOr<std::unique_ptr<SocialJsonCodec>> SocialJsonCodec::Create(
+    const sild::connectors::v1::SocialCodecConfig& config) {
+  if (config.max_depth() > 1000) {
+    return InvalidField("INVALID_CONNECTOR_CONFIG", "max_depth",
+                        "at most 1000");
+  }
+  return std::make_unique<SocialJsonCodec>(config);
 }
 
 namespace {
 
-class SocialJsonCodecFactory final : public CodecFactory {
- public:
-  std::string name() const override { return SocialJsonCodec::kName; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
-      const override {
-    return std::make_unique<sild::connectors::v1::SocialCodecConfig>();
-  }
-  absl::StatusOr<std::unique_ptr<Codec>> Create(
-      const google::protobuf::Message& config) const override {
-    const auto& typed =
-        static_cast<const sild::connectors::v1::SocialCodecConfig&>(config);
-    if (typed.max_depth() > 1000) {
-      return InvalidField("INVALID_CONNECTOR_CONFIG", "max_depth",
-                          "at most 1000");
-    }
-    return std::make_unique<SocialJsonCodec>(typed);
-  }
-};
+using SocialJsonCodecFactory =
+    TypedCodecFactory<SocialJsonCodec::kName,
+                      sild::connectors::v1::SocialCodecConfig, SocialJsonCodec>;
 
 SILD_REGISTER_CODEC_FACTORY(SocialJsonCodecFactory);
 

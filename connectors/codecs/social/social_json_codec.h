@@ -26,9 +26,11 @@
 #ifndef SILD_CONNECTORS_CODECS_SOCIAL_SOCIAL_JSON_CODEC_H_
 #define SILD_CONNECTORS_CODECS_SOCIAL_SOCIAL_JSON_CODEC_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "connectors/sdk/codec.h"
 #include "sild/connectors/v1/social.pb.h"
 
@@ -41,6 +43,11 @@ class SocialJsonCodec final : public Codec {
   explicit SocialJsonCodec(
       const sild::connectors::v1::SocialCodecConfig& config =
           sild::connectors::v1::SocialCodecConfig());
+
+  // The checked way to make one: INVALID_ARGUMENT INVALID_CONNECTOR_CONFIG
+  // at "max_depth" when it is over 1000.
+  static absl::StatusOr<std::unique_ptr<SocialJsonCodec>> Create(
+      const sild::connectors::v1::SocialCodecConfig& config);
 
   std::string name() const override { return kName; }
   std::string content_type() const override { return "application/json"; }

@@ -10,12 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "connectors/codecs/social/json_fields.h"
+#include "connectors/sdk/json_fields.h"
 #include "connectors/sdk/registry.h"
 #include "gateway/base/errors.h"
-#include "gateway/base/status_macros.h"
 #include "gateway/base/personal_code.h"
 #include "gateway/base/registry_code.h"
+#include "gateway/base/status_macros.h"
 #include "sild/v1/referral.pb.h"
 #include "sild/v1/transition.pb.h"
 
@@ -602,39 +602,31 @@ absl::StatusOr<std::string> UifJsonCodec::Encode(
       return InvalidField("UNSUPPORTED_KIND", "kind",
                           "uif-json carries referrals and transitions");
   }
-  return out.dump(pretty_ ? 2 : -1, ' ', false,
-                  nlohmann::json::error_handler_t::replace) +
-         (pretty_ ? "\n" : "");
+  return DumpJson(out, pretty_) + (pretty_ ? "\n" : "");
+}
+
+absl::StatusOr<std::unique_ptr<UifJsonCodec>> UifJsonCodec::Create(
+    const sild::connectors::v1::UifCodecConfig& config) {
+  if (config.max_depth() > 1000) {
+    return InvalidField("INVALID_CONNECTOR_CONFIG", "max_depth",
+                        "at most 1000");
+  }
+  if (!config.fund_registry_code().empty()) {
+    absl::Status status =
+        ValidateRegistryCode(config.fund_registry_code(), "fund_registry_code");
+    if (!status.ok()) {
+      return InvalidField("INVALID_CONNECTOR_CONFIG", "fund_registry_code",
+                          status.message());
+    }
+  }
+  return std::make_unique<UifJsonCodec>(config);
 }
 
 namespace {
 
-class UifJsonCodecFactory final : public CodecFactory {
- public:
-  std::string name() const override { return UifJsonCodec::kName; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig()
-      const override {
-    return std::make_unique<sild::connectors::v1::UifCodecConfig>();
-  }
-  absl::StatusOr<std::unique_ptr<Codec>> Create(
-      const google::protobuf::Message& config) const override {
-    const auto& typed =
-        static_cast<const sild::connectors::v1::UifCodecConfig&>(config);
-    if (typed.max_depth() > 1000) {
-      return InvalidField("INVALID_CONNECTOR_CONFIG", "max_depth",
-                          "at most 1000");
-    }
-    if (!typed.fund_registry_code().empty()) {
-      absl::Status status = ValidateRegistryCode(typed.fund_registry_code(),
-                                                 "fund_registry_code");
-      if (!status.ok()) {
-        return InvalidField("INVALID_CONNECTOR_CONFIG", "fund_registry_code",
-                            status.message());
-      }
-    }
-    return std::make_unique<UifJsonCodec>(typed);
-  }
-};
+using UifJsonCodecFactory =
+    TypedCodecFactory<UifJsonCodec::kName, sild::connectors::v1::UifCodecConfig,
+                      UifJsonCodec>;
 
 SILD_REGISTER_CODEC_FACTORY(UifJsonCodecFactory);
 

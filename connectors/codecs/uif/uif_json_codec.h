@@ -30,9 +30,11 @@
 #ifndef SILD_CONNECTORS_CODECS_UIF_UIF_JSON_CODEC_H_
 #define SILD_CONNECTORS_CODECS_UIF_UIF_JSON_CODEC_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "connectors/sdk/codec.h"
 #include "sild/connectors/v1/uif.pb.h"
 
@@ -44,6 +46,12 @@ class UifJsonCodec final : public Codec {
 
   explicit UifJsonCodec(const sild::connectors::v1::UifCodecConfig& config =
                             sild::connectors::v1::UifCodecConfig());
+
+  // The checked way to make one: INVALID_ARGUMENT INVALID_CONNECTOR_CONFIG
+  // at "max_depth" when it is over 1000, at "fund_registry_code" when it is
+  // set and not a valid registry code.
+  static absl::StatusOr<std::unique_ptr<UifJsonCodec>> Create(
+      const sild::connectors::v1::UifCodecConfig& config);
 
   std::string name() const override { return kName; }
   std::string content_type() const override { return "application/json"; }

@@ -1,6 +1,7 @@
 #include "connectors/sdk/conformance/codec_conformance.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <random>
@@ -9,9 +10,9 @@
 #include "absl/strings/str_split.h"
 #include "connectors/sdk/registry.h"
 #include "gateway/base/errors.h"
-#include "gateway/minimise/projector.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "sild/v1/options.pb.h"
 
 namespace sild::connectors::conformance {
 namespace {
@@ -72,6 +73,95 @@ void Trim(const PathTree& tree, Message* message) {
     }
   }
   message->GetReflection()->MutableUnknownFields(message)->Clear();
+}
+
+uint32_t CategoryBit(int category) {
+  return category > sild::v1::DATA_CATEGORY_UNSPECIFIED &&
+                 category <= sild::v1::DataCategory_MAX
+             ? uint32_t{1} << category
+             : 0;
+}
+
+void DropUnknownFields(Message* message) {
+  const Reflection* reflection = message->GetReflection();
+  if (!reflection->GetUnknownFields(*message).empty()) {
+    reflection->MutableUnknownFields(message)->Clear();
+  }
+}
+
+// Minimises `message` for `permitted` (category bits), `inherited` being the
+// effective category of the enclosing field; true if nothing is left.
+bool Minimise(uint32_t permitted, uint32_t inherited, Message* message);
+
+// The elements of a repeated message field (or the values of a map with
+// message values), those left empty deleted; true if none is left.
+bool MinimiseElements(uint32_t permitted, uint32_t effective,
+                      const FieldDescriptor* field, Message* message) {
+  const Reflection* reflection = message->GetReflection();
+  const FieldDescriptor* map_value =
+      field->is_map() ? field->message_type()->map_value() : nullptr;
+  const int size = reflection->FieldSize(*message, field);
+  int kept = 0;
+  for (int i = 0; i < size; ++i) {
+    Message* element = reflection->MutableRepeatedMessage(message, field, i);
+    bool empty;
+    if (map_value != nullptr) {
+      DropUnknownFields(element);
+      const Reflection* entry = element->GetReflection();
+      empty = !entry->HasField(*element, map_value) ||
+              Minimise(permitted, effective,
+                       entry->MutableMessage(element, map_value));
+    } else {
+      empty = Minimise(permitted, effective, element);
+    }
+    if (empty) continue;
+    if (kept != i) reflection->SwapElements(message, field, kept, i);
+    ++kept;
+  }
+  for (int i = kept; i < size; ++i) reflection->RemoveLast(message, field);
+  return kept == 0;
+}
+
+bool Minimise(uint32_t permitted, uint32_t inherited, Message* message) {
+  const Reflection* reflection = message->GetReflection();
+  DropUnknownFields(message);
+  std::vector<const FieldDescriptor*> set;
+  reflection->ListFields(*message, &set);
+  bool empty = true;
+  for (const FieldDescriptor* field : set) {
+    const uint32_t own =
+        CategoryBit(field->options().GetExtension(sild::v1::category));
+    const uint32_t effective = own != 0 ? own : inherited;
+    const bool allowed = (effective & permitted) != 0;
+    const bool descends =
+        field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+        (!field->is_map() || field->message_type()->map_value()->cpp_type() ==
+                                 FieldDescriptor::CPPTYPE_MESSAGE);
+    if (!descends) {
+      // A leaf, or a map with scalar values: its own category governs.
+      if (allowed) {
+        empty = false;
+      } else {
+        reflection->ClearField(message, field);
+      }
+      continue;
+    }
+    bool cleared;
+    if (effective != 0 && !allowed) {
+      cleared = true;
+    } else if (field->is_repeated()) {
+      cleared = MinimiseElements(permitted, effective, field, message);
+    } else {
+      cleared = Minimise(permitted, effective,
+                         reflection->MutableMessage(message, field));
+    }
+    if (cleared) {
+      reflection->ClearField(message, field);
+    } else {
+      empty = false;
+    }
+  }
+  return empty;
 }
 
 std::unique_ptr<Codec> MakeCodec(const CodecConformanceParams& params) {
@@ -160,6 +250,15 @@ absl::Status KeepOnlyPaths(const std::vector<std::string>& paths,
   if (!status.ok()) return status;
   Trim(tree, message);
   return absl::OkStatus();
+}
+
+void MinimiseTo(const std::vector<sild::v1::DataCategory>& permitted,
+                google::protobuf::Message* message) {
+  uint32_t bits = 0;
+  for (sild::v1::DataCategory category : permitted) {
+    bits |= CategoryBit(category);
+  }
+  Minimise(bits, 0, message);
 }
 
 const sild::v1::MessageHeader* HeaderOf(const sild::v1::Envelope& envelope) {
@@ -337,10 +436,10 @@ TEST_P(CodecConformanceTest, EncodesMinimisedMessage) {
   ASSERT_NE(codec, nullptr);
   for (const CodecSample& sample : params.samples) {
     SCOPED_TRACE(sample.name);
-    sild::v1::Envelope minimised;
-    Projector::Default().ProjectCopy(
-        CategorySet{sild::v1::DATA_CATEGORY_OPERATIONAL}, sample.canonical,
-        &minimised);
+    sild::v1::Envelope minimised = sample.canonical;
+    MinimiseTo({sild::v1::DATA_CATEGORY_OPERATIONAL,
+                sild::v1::DATA_CATEGORY_PROFESSIONAL},
+               &minimised);
     auto native = codec->Encode(minimised);
     ASSERT_TRUE(native.ok()) << Describe(native.status()) << "\n"
                              << minimised.DebugString();

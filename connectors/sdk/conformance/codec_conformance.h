@@ -44,11 +44,11 @@
 //      (only for formats that cannot nest, such as one CSV line).
 //  MessageIdAndIdempotencyKeySurvive  (d) Envelope.message_id and the body
 //      header's idempotency_key are equal after Encode + Decode.
-//  EncodesMinimisedMessage  (e) each sample projected with only OPERATIONAL
-//      permitted (the Projector also keeps PROFESSIONAL, always permitted)
-//      encodes OK; decoding that output gives OK or INVALID_ARGUMENT (a
-//      format may require an identifier the recipient was not given), never
-//      another code.
+//  EncodesMinimisedMessage  (e) each sample minimised for a recipient
+//      permitted only what is always permitted (OPERATIONAL and PROFESSIONAL;
+//      MinimiseTo below, the gateway Projector's rules) encodes OK; decoding
+//      that output gives OK or INVALID_ARGUMENT (a format may require an
+//      identifier the recipient was not given), never another code.
 //  RandomMutationsDecodeCleanly  (f) params.fuzz_mutations (default 500)
 //      random mutations of each encoded sample and of each extra native
 //      seed (params.native_seeds) decode to OK or to a status with a reason
@@ -72,6 +72,7 @@
 #include "google/protobuf/any.pb.h"
 #include "gtest/gtest.h"
 #include "sild/v1/exchange.pb.h"
+#include "sild/v1/options.pb.h"
 
 namespace sild::connectors::conformance {
 
@@ -121,6 +122,20 @@ void PrintTo(const CodecConformanceParams& params, std::ostream* os);
 // INVALID_ARGUMENT naming the path when a path does not exist.
 absl::Status KeepOnlyPaths(const std::vector<std::string>& paths,
                            google::protobuf::Message* message);
+
+// Minimises `message` in place for a recipient permitted exactly `permitted`,
+// by the rules of the gateway's Projector (gateway/minimise/projector.h),
+// walked by reflection over the (sild.v1.category) field options: a field's
+// effective category is its own or the nearest enclosing message field's; a
+// leaf (or a map with scalar values) is kept only when its effective category
+// is permitted, so a leaf without one is cleared; a message field whose
+// category is not permitted is cleared whole; messages, elements and map
+// entries left empty are removed; unknown fields are dropped. The kit stands
+// on the SDK alone, so it does not link the Projector; a test of the SDK
+// (tests/connectors/sdk/) checks that both give the same result. Unlike
+// the Projector, nothing is added to `permitted`.
+void MinimiseTo(const std::vector<sild::v1::DataCategory>& permitted,
+                google::protobuf::Message* message);
 
 // The MessageHeader of the envelope's body, or nullptr when it has none.
 const sild::v1::MessageHeader* HeaderOf(const sild::v1::Envelope& envelope);

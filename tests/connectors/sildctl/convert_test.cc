@@ -14,7 +14,7 @@ using sild::testing::RunProcess;
 const std::string kExamples =
     std::string(SILD_SHARED_DIR) + "/testdata/fhir-r4";
 const std::string kGolden =
-    std::string(SILD_SOURCE_DIR) + "/tests/connectors/fhir/golden";
+    std::string(SILD_SOURCE_DIR) + "/tests/connectors/codecs/fhir/golden";
 
 ProcessResult Convert(const std::vector<std::string>& args,
                       const std::string& stdin_data = "") {

@@ -1,5 +1,5 @@
-// Golden-file checks shared by the codec tests in tests/connectors/{ehis,
-// social,uif}: a native document and the canonical sild.v1.Envelope it
+// Golden-file checks shared by the codec tests in tests/connectors/codecs/
+// {ehis,social,uif}: a native document and the canonical sild.v1.Envelope it
 // decodes to, as protobuf JSON, side by side in <codec folder>/golden/.
 //
 //   ExpectDecodesTo(codec, "ehis", "transition.native.xml",
@@ -11,8 +11,8 @@
 // files byte for byte, since Encode is deterministic. With the environment
 // variable SILD_UPDATE_GOLDEN=1 the expected file is written instead, to be
 // reviewed before it is committed.
-#ifndef SILD_TESTS_CONNECTORS_SOCIAL_GOLDEN_FILES_H_
-#define SILD_TESTS_CONNECTORS_SOCIAL_GOLDEN_FILES_H_
+#ifndef SILD_TESTS_CONNECTORS_CODECS_GOLDEN_FILES_H_
+#define SILD_TESTS_CONNECTORS_CODECS_GOLDEN_FILES_H_
 
 #include <cstdlib>
 #include <fstream>
@@ -30,7 +30,7 @@ namespace sild::connectors::testing {
 
 inline std::string GoldenPath(const std::string& folder,
                               const std::string& name) {
-  return std::string(SILD_SOURCE_DIR) + "/tests/connectors/" + folder +
+  return std::string(SILD_SOURCE_DIR) + "/tests/connectors/codecs/" + folder +
          "/golden/" + name;
 }
 
@@ -122,4 +122,4 @@ inline void ExpectEncodesTo(const Codec& codec, const std::string& folder,
 
 }  // namespace sild::connectors::testing
 
-#endif  // SILD_TESTS_CONNECTORS_SOCIAL_GOLDEN_FILES_H_
+#endif  // SILD_TESTS_CONNECTORS_CODECS_GOLDEN_FILES_H_

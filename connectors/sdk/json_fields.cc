@@ -1,5 +1,6 @@
-#include "connectors/codecs/social/json_fields.h"
+#include "connectors/sdk/json_fields.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
@@ -65,8 +66,10 @@ int Digits(absl::string_view text, size_t at, size_t count) {
 
 }  // namespace
 
-absl::StatusOr<json> ParseJsonLimited(absl::string_view text,
-                                      const CodecLimits& limits) {
+template <typename Json>
+absl::StatusOr<Json> ParseJsonBounded(absl::string_view text,
+                                      const CodecLimits& limits,
+                                      absl::string_view malformed_reason) {
   if (text.size() > limits.max_bytes) {
     return MakeError(absl::StatusCode::kResourceExhausted, "INPUT_TOO_LARGE",
                      "",
@@ -76,39 +79,59 @@ absl::StatusOr<json> ParseJsonLimited(absl::string_view text,
   const int max_depth = limits.max_depth;
   // `depth` is the nesting of the container being opened, the top level
   // being 0.
-  json::parser_callback_t guard =
-      [max_depth](int depth, json::parse_event_t event, json&) {
-        if ((event == json::parse_event_t::object_start ||
-             event == json::parse_event_t::array_start) &&
+  typename Json::parser_callback_t guard =
+      [max_depth](int depth, typename Json::parse_event_t event, Json&) {
+        if ((event == Json::parse_event_t::object_start ||
+             event == Json::parse_event_t::array_start) &&
             depth + 1 > max_depth) {
           throw TooDeep();
         }
         return true;
       };
-  json doc;
+  Json doc;
   try {
-    doc = json::parse(text.begin(), text.end(), guard,
+    doc = Json::parse(text.begin(), text.end(), guard,
                       /*allow_exceptions=*/true, /*ignore_comments=*/false);
   } catch (const TooDeep&) {
     return MakeError(absl::StatusCode::kResourceExhausted, "INPUT_TOO_DEEP", "",
                      absl::StrCat("JSON nests deeper than ", max_depth));
-  } catch (const json::exception& e) {
-    return InvalidField("MALFORMED_JSON", "", e.what());
   } catch (const std::exception& e) {
-    return InvalidField("MALFORMED_JSON", "", e.what());
+    return InvalidField(malformed_reason, "", e.what());
   }
-  if (!doc.is_object()) {
+  return doc;
+}
+
+template absl::StatusOr<json> ParseJsonBounded(absl::string_view,
+                                               const CodecLimits&,
+                                               absl::string_view);
+template absl::StatusOr<nlohmann::ordered_json> ParseJsonBounded(
+    absl::string_view, const CodecLimits&, absl::string_view);
+
+absl::StatusOr<json> ParseJsonLimited(absl::string_view text,
+                                      const CodecLimits& limits) {
+  absl::StatusOr<json> doc = ParseJsonBounded<json>(text, limits);
+  if (!doc.ok()) return doc.status();
+  if (!doc->is_object()) {
     return InvalidField("NOT_AN_OBJECT", "", "the document is a JSON object");
   }
   return doc;
+}
+
+std::string DumpJson(const nlohmann::ordered_json& json, bool pretty) {
+  return json.dump(pretty ? 2 : -1, ' ', false,
+                   nlohmann::json::error_handler_t::replace);
 }
 
 std::string EscapePointerToken(absl::string_view token) {
   return absl::StrReplaceAll(token, {{"~", "~0"}, {"/", "~1"}});
 }
 
+std::string PointerTo(absl::string_view pointer, absl::string_view key) {
+  return absl::StrCat(pointer, "/", EscapePointerToken(key));
+}
+
 std::string JsonObject::PointerOf(absl::string_view key) const {
-  return absl::StrCat(pointer_, "/", EscapePointerToken(key));
+  return PointerTo(pointer_, key);
 }
 
 const json* JsonObject::Find(absl::string_view key) const {

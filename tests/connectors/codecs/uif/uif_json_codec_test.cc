@@ -7,7 +7,7 @@
 #include "connectors/sdk/registry.h"
 #include "gateway/base/errors.h"
 #include "gtest/gtest.h"
-#include "tests/connectors/social/golden_files.h"
+#include "tests/connectors/codecs/golden_files.h"
 
 namespace sild::connectors {
 namespace {

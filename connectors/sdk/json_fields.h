@@ -1,6 +1,7 @@
-// Reading a JSON document field by field with JSON pointers in every error,
-// for the JSON codecs ("social-json", "uif-json"), plus the value formats
-// they share: calendar dates as "YYYY-MM-DD" or "dd.mm.yyyy".
+// JSON helpers for every JSON codec ("social-json", "uif-json", "fhir-r4"):
+// bounded parsing, field-by-field reading with JSON pointers in every error,
+// serialising, and the value formats the codecs share (enum tokens, calendar
+// dates as "YYYY-MM-DD" or "dd.mm.yyyy"). Library target sild_connector_json.
 //
 //   SILD_ASSIGN_OR_RETURN(nlohmann::json doc, ParseJsonLimited(text, limits));
 //   JsonObject root(&doc, "");
@@ -8,18 +9,19 @@
 //   SILD_ASSIGN_OR_RETURN(std::string type, root.RequiredString("type"));
 //   // errors: MISSING_FIELD at "/type", INVALID_TYPE, UNKNOWN_FIELD ...
 //
-// ParseJsonLimited refuses input over limits.max_bytes (INPUT_TOO_LARGE)
+// ParseJsonBounded refuses input over limits.max_bytes (INPUT_TOO_LARGE)
 // before parsing and stops at the first container deeper than
 // limits.max_depth (INPUT_TOO_DEEP), both RESOURCE_EXHAUSTED; nlohmann's
 // parser does not recurse, so depth cannot exhaust the stack. Malformed JSON
-// (including invalid UTF-8) is INVALID_ARGUMENT MALFORMED_JSON; a top level
-// that is not an object is NOT_AN_OBJECT. A null member counts as absent.
+// (including invalid UTF-8) is INVALID_ARGUMENT with the reason the caller
+// names (MALFORMED_JSON by default). ParseJsonLimited adds: a top level that
+// is not an object is NOT_AN_OBJECT. A null member counts as absent.
 // Duplicate member names: the last one wins (nlohmann's rule).
 //
 // A JsonObject borrows the json value it reads; keep the document alive.
 // No exception leaves these functions. Thread-compatible.
-#ifndef SILD_CONNECTORS_CODECS_SOCIAL_JSON_FIELDS_H_
-#define SILD_CONNECTORS_CODECS_SOCIAL_JSON_FIELDS_H_
+#ifndef SILD_CONNECTORS_SDK_JSON_FIELDS_H_
+#define SILD_CONNECTORS_SDK_JSON_FIELDS_H_
 
 #include <cstdint>
 #include <initializer_list>
@@ -36,11 +38,30 @@
 
 namespace sild::connectors {
 
+// Any JSON value (see the file comment): size, then depth and syntax in one
+// pass. `Json` is nlohmann::json or nlohmann::ordered_json.
+template <typename Json>
+absl::StatusOr<Json> ParseJsonBounded(
+    absl::string_view text, const CodecLimits& limits,
+    absl::string_view malformed_reason = "MALFORMED_JSON");
+extern template absl::StatusOr<nlohmann::json> ParseJsonBounded(
+    absl::string_view, const CodecLimits&, absl::string_view);
+extern template absl::StatusOr<nlohmann::ordered_json> ParseJsonBounded(
+    absl::string_view, const CodecLimits&, absl::string_view);
+
+// A JSON object document: ParseJsonBounded, MALFORMED_JSON, NOT_AN_OBJECT.
 absl::StatusOr<nlohmann::json> ParseJsonLimited(absl::string_view text,
                                                 const CodecLimits& limits);
 
+// Serialises compactly or indented by 2; invalid UTF-8 (never produced by
+// sild, but proto strings from peers may hold it) is replaced rather than
+// thrown on.
+std::string DumpJson(const nlohmann::ordered_json& json, bool pretty);
+
 // A JSON pointer reference token: "~" -> "~0", "/" -> "~1".
 std::string EscapePointerToken(absl::string_view token);
+// `pointer` extended by the member `key`: pointer + "/" + escaped key.
+std::string PointerTo(absl::string_view pointer, absl::string_view key);
 
 class JsonObject {
  public:
@@ -105,4 +126,4 @@ std::string FormatDottedDate(const sild::v1::Date& date);
 
 }  // namespace sild::connectors
 
-#endif  // SILD_CONNECTORS_CODECS_SOCIAL_JSON_FIELDS_H_
+#endif  // SILD_CONNECTORS_SDK_JSON_FIELDS_H_

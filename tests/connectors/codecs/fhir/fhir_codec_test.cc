@@ -23,7 +23,7 @@ using conformance::CodecSample;
 using nlohmann::json;
 
 const std::string kGoldenDir =
-    std::string(SILD_SOURCE_DIR) + "/tests/connectors/fhir/golden";
+    std::string(SILD_SOURCE_DIR) + "/tests/connectors/codecs/fhir/golden";
 const std::string kExamplesDir =
     std::string(SILD_SHARED_DIR) + "/testdata/fhir-r4";
 

@@ -7,14 +7,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "connectors/codecs/social/json_fields.h"
+#include "connectors/sdk/json_fields.h"
 #include "connectors/sdk/conformance/codec_conformance.h"
 #include "gateway/base/errors.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "sild/v1/referral.pb.h"
-#include "tests/connectors/social/golden_files.h"
+#include "tests/connectors/codecs/golden_files.h"
 
 namespace sild::connectors {
 namespace {
