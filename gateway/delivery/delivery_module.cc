@@ -1,13 +1,11 @@
 #include "gateway/delivery/delivery_module.h"
 
-#include "gateway/base/errors.h"
 #include "gateway/delivery/delivery_service.h"
 #include "gateway/delivery/delivery_workers.h"
 #include "gateway/delivery/egress.h"
 #include "gateway/delivery/inbox_service.h"
 #include "gateway/delivery/transport_health.h"
-#include "gateway/exchange/exchange_context.h"
-#include "gateway/minimise/projector.h"
+#include "gateway/exchange/module_context.h"
 
 namespace sild::exchange {
 namespace {
@@ -21,18 +19,10 @@ class DeliveryModule final : public GatewayModule {
   std::string name() const override { return "delivery"; }
 
   absl::Status Init(GatewayComponents& components) override {
-    if (!components.decide_in_txn) {
-      return MakeError(absl::StatusCode::kFailedPrecondition, "MODULE_MISSING",
-                       "", "delivery needs the consent module's decisions");
-    }
     config_ = components.config;
-    context_.config = &config_;
-    context_.directory = components.directory;
-    context_.store = components.store;
-    context_.audit_log = components.audit_log;
-    context_.projector = &Projector::Default();
-    context_.decide = components.decide_in_txn;
-    context_.record_disclosure = components.record_disclosure;
+    auto context = ContextFromComponents(components, &config_, "delivery");
+    if (!context.ok()) return context.status();
+    context_ = *std::move(context);
     context_.on_outbox_changed = [this] { OutboxChanged(); };
     context_.on_inbox_queued = [this] { inbox_->Notify(); };
 

@@ -18,29 +18,6 @@ constexpr char kOutboxColumns[] =
     "last_error, created_ms, next_attempt_ms, delivered_ms, permitted, "
     "payload";
 
-absl::StatusOr<OutboxRow> OutboxFromRow(const PayloadCipher& cipher,
-                                        const SqlRow& r) {
-  OutboxRow row;
-  row.delivery_id = r.Int(0);
-  row.message_id = r.Text(1);
-  row.recipient = r.Text(2);
-  row.kind = static_cast<sild::v1::MessageKind>(r.Int(3));
-  row.transport = r.Text(4);
-  row.state = static_cast<sild::v1::DeliveryState>(r.Int(5));
-  row.attempts = static_cast<int32_t>(r.Int(6));
-  row.last_error = r.Text(7);
-  row.created = TimeFromMillisColumn(r.Int(8));
-  row.next_attempt = TimeFromMillisColumn(r.Int(9));
-  row.delivered = TimeFromMillisColumn(r.Int(10));
-  row.permitted = CategorySet::FromBits(static_cast<uint32_t>(r.Int(11)));
-  SILD_ASSIGN_OR_RETURN(
-      row.envelope, OpenSealedEnvelope(cipher, r.Bytes(12),
-                                 DeliveryAad(row.message_id, row.recipient)));
-  return row;
-}
-
-
-
 constexpr char kDeliverySummaryColumns[] =
     "delivery_id, message_id, recipient, kind, transport, state, attempts, "
     "last_error, created_ms, next_attempt_ms, delivered_ms, permitted";
@@ -59,6 +36,17 @@ OutboxRow DeliverySummaryFromRow(const SqlRow& r) {
   row.next_attempt = TimeFromMillisColumn(r.Int(9));
   row.delivered = TimeFromMillisColumn(r.Int(10));
   row.permitted = CategorySet::FromBits(static_cast<uint32_t>(r.Int(11)));
+  return row;
+}
+
+// A full row (kOutboxColumns): the summary and its unsealed envelope.
+absl::StatusOr<OutboxRow> OutboxFromRow(const PayloadCipher& cipher,
+                                        const SqlRow& r) {
+  OutboxRow row = DeliverySummaryFromRow(r);
+  SILD_ASSIGN_OR_RETURN(
+      row.envelope,
+      OpenSealedEnvelope(cipher, r.Bytes(12),
+                         DeliveryAad(row.message_id, row.recipient)));
   return row;
 }
 

@@ -6,11 +6,11 @@
 #include "gateway/exchange/dispatch.h"
 #include "gateway/exchange/exchange_store.h"
 #include "gateway/exchange/ingress.h"
+#include "gateway/exchange/module_context.h"
 #include "gateway/exchange/referral_service.h"
 #include "gateway/exchange/routing.h"
 #include "gateway/exchange/transition_service.h"
 #include "gateway/exchange/withdrawal_notices.h"
-#include "gateway/minimise/projector.h"
 #include "gateway/policy/decision.h"
 
 namespace sild::exchange {
@@ -23,18 +23,10 @@ class ExchangeModule final : public GatewayModule {
   std::vector<Migration> Migrations() const override { return Schemas(); }
 
   absl::Status Init(GatewayComponents& components) override {
-    if (!components.decide_in_txn) {
-      return MakeError(absl::StatusCode::kFailedPrecondition, "MODULE_MISSING",
-                       "", "the exchange needs the consent module's decisions");
-    }
     config_ = components.config;
-    context_.config = &config_;
-    context_.directory = components.directory;
-    context_.store = components.store;
-    context_.audit_log = components.audit_log;
-    context_.projector = &Projector::Default();
-    context_.decide = components.decide_in_txn;
-    context_.record_disclosure = components.record_disclosure;
+    auto context = ContextFromComponents(components, &config_, "the exchange");
+    if (!context.ok()) return context.status();
+    context_ = *std::move(context);
     router_ = std::make_unique<Router>(&config_, components.directory);
     referrals_ =
         std::make_unique<ReferralServiceImpl>(&context_, router_.get());
