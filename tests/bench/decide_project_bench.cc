@@ -16,7 +16,7 @@
 #include "gateway/policy/in_memory_consent_reader.h"
 #include "google/protobuf/arena.h"
 #include "google/protobuf/text_format.h"
-#include "tests/gateway/minimise/sample_messages.h"
+#include "tests/testing/sample_messages.h"
 
 namespace sild {
 namespace {
@@ -80,14 +80,15 @@ v1::Consent Consent(const char* id, v1::ConsentStatus status) {
   c.set_consent_id(id);
   c.set_version(2);
   c.mutable_subject()->set_scheme(v1::IDENTIFIER_SCHEME_EE_PERSONAL_CODE);
-  c.mutable_subject()->set_value(testing::kPupilCode);
+  c.mutable_subject()->set_value(testing::kSamplePupilCode);
   c.mutable_grantor()->mutable_representative()->set_relation(
       v1::REPRESENTATIVE_RELATION_PARENT);
   c.mutable_grantor()
       ->mutable_representative()
       ->mutable_person()
       ->set_family_name("Tamm");
-  c.mutable_recipients()->add_registry_codes(testing::kSocialServicesCode);
+  c.mutable_recipients()->add_registry_codes(
+      testing::kSampleSocialServicesCode);
   c.add_purposes(v1::PURPOSE_SUPPORT_SERVICE);
   c.add_purposes(v1::PURPOSE_CASE_MANAGEMENT);
   for (v1::DataCategory category :
@@ -100,7 +101,7 @@ v1::Consent Consent(const char* id, v1::ConsentStatus status) {
   *c.mutable_valid_until() = Ts(At(2026, 8, 31));
   c.set_status(status);
   c.set_external_reference("nk-2025-88412");
-  *c.mutable_recorded_by() = testing::School();
+  *c.mutable_recorded_by() = testing::SampleSchool();
   *c.mutable_recorded_time() = Ts(At(2025, 9, 1));
   *c.mutable_updated_time() = Ts(At(2025, 9, 1));
   return c;
@@ -123,10 +124,10 @@ struct Fixture {
     reader.Put(Consent("c-yg", v1::CONSENT_STATUS_REQUESTED));
 
     referral = testing::SampleReferral();
-    request.sender = testing::School();
-    request.recipient = testing::SocialServices();
+    request.sender = testing::SampleSchool();
+    request.recipient = testing::SampleSocialServices();
     request.purpose = v1::PURPOSE_SUPPORT_SERVICE;
-    request.subject_personal_code = testing::kPupilCode;
+    request.subject_personal_code = testing::kSamplePupilCode;
     request.message_kind = v1::MESSAGE_KIND_REFERRAL;
     request.requested = Projector::Default().CategoriesPresent(referral);
     request.time = At(2026, 3, 2);
@@ -161,7 +162,7 @@ BENCHMARK(BM_CategoriesPresent);
 void BM_ReadConsents(benchmark::State& state) {
   Fixture& f = F();
   for (auto _ : state) {
-    auto consents = f.reader.ConsentsForSubject(testing::kPupilCode);
+    auto consents = f.reader.ConsentsForSubject(testing::kSamplePupilCode);
     benchmark::DoNotOptimize(consents);
   }
 }

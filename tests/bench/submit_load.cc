@@ -53,6 +53,7 @@
 #include "sild/v1/consent_service.grpc.pb.h"
 #include "sild/v1/referral_service.grpc.pb.h"
 #include "tests/bench/echo.grpc.pb.h"
+#include "tests/testing/sample_messages.h"
 
 namespace sild::bench {
 namespace {
@@ -158,18 +159,16 @@ sild::v1::SubmitReferralRequest SampleRequest(const Options& options) {
   sild::v1::SubmitReferralRequest request;
   sild::v1::Referral& r = *request.mutable_referral();
   bool rule = options.scenario == "rule";
-  r.mutable_header()->set_purpose(
-      rule ? sild::v1::PURPOSE_CHILD_PROTECTION_NOTIFICATION
-           : sild::v1::PURPOSE_SUPPORT_SERVICE);
-  r.mutable_header()->set_idempotency_key(
-      absl::StrCat(options.key_prefix, "-000000000"));
-  auto* subject = r.mutable_subject();
-  subject->mutable_id()->set_scheme(
-      sild::v1::IDENTIFIER_SCHEME_EE_PERSONAL_CODE);
-  subject->mutable_id()->set_value(kPupil);
-  subject->set_given_name("Mari");
-  subject->set_family_name("Tamm");
-  subject->mutable_contact()->set_phone("+372 5555 0101");
+  // The tests' referral, filled out like a school's form.
+  r = testing::SupportReferral(absl::StrCat(options.key_prefix, "-000000000"),
+                               kPupil,
+                               rule ? kChildProtection : kSocialServices);
+  if (rule) {
+    r.mutable_header()->set_purpose(
+        sild::v1::PURPOSE_CHILD_PROTECTION_NOTIFICATION);
+    r.set_service(sild::v1::SERVICE_TYPE_CHILD_PROTECTION_ASSESSMENT);
+  }
+  r.mutable_subject()->mutable_contact()->set_phone("+372 5555 0101");
   auto* parent = r.add_representatives();
   parent->set_relation(sild::v1::REPRESENTATIVE_RELATION_PARENT);
   parent->mutable_person()->mutable_id()->set_scheme(
@@ -177,22 +176,19 @@ sild::v1::SubmitReferralRequest SampleRequest(const Options& options) {
   parent->mutable_person()->mutable_id()->set_value(kParent);
   parent->mutable_person()->set_given_name("Parent");
   parent->mutable_person()->set_family_name("Tamm");
-  r.set_service(rule ? sild::v1::SERVICE_TYPE_CHILD_PROTECTION_ASSESSMENT
-                     : sild::v1::SERVICE_TYPE_SOCIAL_WORKER);
-  r.mutable_performer()->set_registry_code(rule ? kChildProtection
-                                                : kSocialServices);
-  auto* attendance = r.add_risk_indicators()->mutable_attendance();
+  auto* attendance = r.mutable_risk_indicators(0)->mutable_attendance();
   attendance->set_school_year(2026);
   attendance->set_quarter(2);
-  attendance->set_lessons(180);
-  attendance->set_unexcused_absences(31);
   attendance->set_excused_absences(4);
+  // Academic and behaviour before the health concern, as the form has them.
+  sild::v1::RiskIndicator health = r.risk_indicators(1);
+  r.mutable_risk_indicators()->RemoveLast();
   r.add_risk_indicators()->mutable_academic()->add_failing_subjects(
       "mathematics");
   auto* behaviour = r.add_risk_indicators()->mutable_behaviour();
   behaviour->set_incidents(2);
   behaviour->set_description("Withdrawn in class, left lessons early twice.");
-  r.add_risk_indicators()->mutable_health()->set_concern("suspected anxiety");
+  *r.add_risk_indicators() = health;
   r.set_urgency(sild::v1::URGENCY_ROUTINE);
   r.set_summary("Absent most Mondays since October; parents agree to support.");
   r.mutable_requested_by()->set_id("teacher-17");

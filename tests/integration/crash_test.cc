@@ -51,6 +51,7 @@
 #include "sild/v1/inbox_service.grpc.pb.h"
 #include "sild/v1/referral_service.grpc.pb.h"
 #include "tests/integration/integration_util.h"
+#include "tests/testing/sildctl_runner.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_env.h"
 
@@ -216,19 +217,8 @@ class CrashTest : public ::testing::Test {
 
   std::string Sildctl(const std::string& who,
                       const std::vector<std::string>& verb, int* exit_code) {
-    const std::string& pki = testing::TestPkiDir();
-    std::vector<std::string> argv = {BuiltBinary("gateway/sildctl/sildctl"),
-                                     "--gateway",
-                                     absl::StrCat("localhost:", port_),
-                                     "--ca",
-                                     pki + "/ca.crt",
-                                     "--cert",
-                                     pki + "/" + who + ".crt",
-                                     "--key",
-                                     pki + "/" + who + ".key"};
-    argv.insert(argv.end(), verb.begin(), verb.end());
     testing::ProcessResult result =
-        testing::RunProcess(argv, absl::Seconds(30));
+        testing::RunSildctl(port_, who, verb, absl::Seconds(30));
     *exit_code = result.exit_code;
     return result.out + result.err;
   }

@@ -23,12 +23,12 @@
 #include "sild/v1/consent_service.grpc.pb.h"
 #include "sild/v1/inbox_service.grpc.pb.h"
 #include "sild/v1/referral_service.grpc.pb.h"
+#include "tests/testing/sample_messages.h"
 #include "tests/testing/test_env.h"
 
 namespace sild::testing {
 
 inline constexpr char kSocialServices[] = "75001023";
-inline constexpr char kPupil[] = "51205280105";  // born 2012-05-28
 inline constexpr char kParent[] = "38001012341";
 
 inline int FreePort() { return FreeLoopbackPort(); }
@@ -43,19 +43,7 @@ inline google::protobuf::Timestamp At(absl::Time t) {
 inline sild::v1::SubmitReferralRequest Referral(const std::string& key) {
   sild::v1::SubmitReferralRequest request;
   sild::v1::Referral& r = *request.mutable_referral();
-  r.mutable_header()->set_idempotency_key(key);
-  r.mutable_header()->set_purpose(sild::v1::PURPOSE_SUPPORT_SERVICE);
-  r.mutable_subject()->mutable_id()->set_scheme(
-      sild::v1::IDENTIFIER_SCHEME_EE_PERSONAL_CODE);
-  r.mutable_subject()->mutable_id()->set_value(kPupil);
-  r.mutable_subject()->set_given_name("Mari");
-  r.mutable_subject()->set_family_name("Tamm");
-  r.set_service(sild::v1::SERVICE_TYPE_SOCIAL_WORKER);
-  r.mutable_performer()->set_registry_code(kSocialServices);
-  auto* attendance = r.add_risk_indicators()->mutable_attendance();
-  attendance->set_lessons(180);
-  attendance->set_unexcused_absences(31);
-  r.add_risk_indicators()->mutable_health()->set_concern("suspected anxiety");
+  r = SupportReferral(key, kPupil, kSocialServices);
   r.set_summary(absl::StrCat("Absent most Mondays (", key, ")."));
   r.mutable_requested_by()->set_name("Teacher Kask");
   return request;

@@ -22,6 +22,7 @@
 #include "nlohmann/json.hpp"
 #include "sild/v1/audit_service.grpc.pb.h"
 #include "sild/v1/gateway_service.grpc.pb.h"
+#include "tests/testing/sildctl_runner.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_env.h"
 
@@ -164,24 +165,9 @@ class AuditServiceTest : public ::testing::Test {
     return file;
   }
 
-  std::vector<std::string> SildctlAs(const std::string& who) {
-    const std::string& pki = testing::TestPkiDir();
-    return {testing::BuiltBinary("gateway/sildctl/sildctl"),
-            "--gateway",
-            absl::StrCat("localhost:", server_->port()),
-            "--cert",
-            pki + "/" + who + ".crt",
-            "--key",
-            pki + "/" + who + ".key",
-            "--ca",
-            pki + "/ca.crt"};
-  }
-
   testing::ProcessResult Sildctl(const std::string& who,
                                  const std::vector<std::string>& args) {
-    std::vector<std::string> argv = SildctlAs(who);
-    argv.insert(argv.end(), args.begin(), args.end());
-    return testing::RunProcess(argv, absl::Seconds(60));
+    return testing::RunSildctl(server_->port(), who, args, absl::Seconds(60));
   }
 
   std::string dir_;

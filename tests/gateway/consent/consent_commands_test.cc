@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "sild/v1/consent_service.pb.h"
 #include "tests/gateway/consent/consent_test_util.h"
+#include "tests/testing/sildctl_runner.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_env.h"
 
@@ -42,19 +43,8 @@ class ConsentCommandsTest : public ::testing::Test {
 
   ProcessResult Sildctl(const std::string& agency,
                         std::vector<std::string> args) {
-    const std::string& pki = testing::TestPkiDir();
-    std::vector<std::string> argv = {
-        testing::BuiltBinary("gateway/sildctl/sildctl"),
-        "--gateway",
-        absl::StrCat("localhost:", server_->port()),
-        "--cert",
-        pki + "/" + agency + ".crt",
-        "--key",
-        pki + "/" + agency + ".key",
-        "--ca",
-        pki + "/ca.crt"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return testing::RunProcess(argv, absl::Seconds(30));
+    return testing::RunSildctl(server_->port(), agency, args,
+                               absl::Seconds(30));
   }
 
   std::vector<std::string> GrantArgs(const std::string& subject = kChild) {

@@ -3,11 +3,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "gateway/server/server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/delivery/inbox_test_util.h"
+#include "tests/testing/sildctl_runner.h"
 #include "tests/testing/subprocess.h"
 
 namespace sild {
@@ -29,21 +29,9 @@ class DeliveryCommandsTest : public ::testing::Test {
 
   ProcessResult Sildctl(const std::string& agency,
                         std::vector<std::string> args) {
-    const std::string& pki = testing::TestPkiDir();
-    std::vector<std::string> argv = {
-        testing::BuiltBinary("gateway/sildctl/sildctl"),
-        "--gateway",
-        absl::StrCat("localhost:", server_->port()),
-        "--cert",
-        pki + "/" + agency + ".crt",
-        "--key",
-        pki + "/" + agency + ".key",
-        "--ca",
-        pki + "/ca.crt",
-        "--timeout",
-        "20"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return testing::RunProcess(argv, absl::Seconds(60));
+    args.insert(args.begin(), {"--timeout", "20"});
+    return testing::RunSildctl(server_->port(), agency, args,
+                               absl::Seconds(60));
   }
 
   std::string Submit(const std::string& key) {

@@ -23,14 +23,15 @@
 #include "gateway/audit/audit_log.h"
 #include "gateway/base/proto_time.h"
 #include "gateway/config/config_loader.h"
-#include "gateway/exchange/dispatch.h"
 #include "gateway/delivery/egress.h"
+#include "gateway/exchange/dispatch.h"
 #include "gateway/identity/agency_directory.h"
 #include "gateway/minimise/projector.h"
 #include "gateway/policy/decision.h"
 #include "gateway/store/sqlite_connection.h"
 #include "gateway/store/store.h"
 #include "gtest/gtest.h"
+#include "tests/testing/sample_messages.h"
 #include "tests/testing/test_env.h"
 
 namespace sild::testing {
@@ -40,8 +41,7 @@ inline constexpr char kSocialCode[] = "75001023";
 inline constexpr char kChildProtectionCode[] = "75001039";
 inline constexpr char kUifCode[] = "75001052";
 inline constexpr char kCaseManagerCode[] = "75001075";
-// Born 2012-05-28.
-inline constexpr char kPupil[] = "51205280105";
+// kPupil (tests/testing/sample_messages.h) is the subject.
 
 // 2025-03-01 10:00 UTC.
 inline absl::Time DeliveryTestStart() {

@@ -1,5 +1,7 @@
 // Clients of the exchange used by the inbox, delivery-service and sildctl
 // tests: a referral submitter and an inbox stream read on its own thread.
+// The referral they submit is testing::SupportReferral
+// (tests/testing/sample_messages.h).
 #ifndef SILD_TESTS_GATEWAY_DELIVERY_INBOX_TEST_UTIL_H_
 #define SILD_TESTS_GATEWAY_DELIVERY_INBOX_TEST_UTIL_H_
 
@@ -17,6 +19,7 @@
 #include "sild/v1/inbox_service.grpc.pb.h"
 #include "sild/v1/referral_service.grpc.pb.h"
 #include "tests/gateway/delivery/delivery_test_env.h"
+#include "tests/testing/sample_messages.h"
 
 namespace sild::testing {
 
@@ -37,25 +40,6 @@ inline void AddSupportReferralRule(config::v1::GatewayConfig& config) {
         }
       )pb",
       &config);
-}
-
-inline sild::v1::Referral SupportReferral(const std::string& key) {
-  sild::v1::Referral r;
-  r.mutable_header()->set_idempotency_key(key);
-  r.mutable_header()->set_purpose(sild::v1::PURPOSE_SUPPORT_SERVICE);
-  r.mutable_subject()->mutable_id()->set_scheme(
-      sild::v1::IDENTIFIER_SCHEME_EE_PERSONAL_CODE);
-  r.mutable_subject()->mutable_id()->set_value(kPupil);
-  r.mutable_subject()->set_given_name("Mari");
-  r.mutable_subject()->set_family_name("Tamm");
-  r.set_service(sild::v1::SERVICE_TYPE_SOCIAL_WORKER);
-  r.mutable_performer()->set_registry_code(kSocialCode);
-  auto* attendance = r.add_risk_indicators()->mutable_attendance();
-  attendance->set_lessons(180);
-  attendance->set_unexcused_absences(31);
-  r.add_risk_indicators()->mutable_health()->set_concern("suspected anxiety");
-  r.set_summary("Absent most Mondays since October.");
-  return r;
 }
 
 // Submits as `who` ("school"); returns the status and fills `receipt`.

@@ -15,11 +15,12 @@
 #include "absl/time/clock.h"
 #include "gateway/server/server.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "sild/connectors/v1/example.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/gateway/delivery/inbox_test_util.h"
+#include "tests/testing/sildctl_runner.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_env.h"
 
@@ -167,21 +168,9 @@ class TransportHealthGatewayTest : public ::testing::Test {
 
   testing::ProcessResult Sildctl(const std::string& agency,
                                  std::vector<std::string> args) {
-    const std::string& pki = testing::TestPkiDir();
-    std::vector<std::string> argv = {
-        testing::BuiltBinary("gateway/sildctl/sildctl"),
-        "--gateway",
-        absl::StrCat("localhost:", server_->port()),
-        "--cert",
-        pki + "/" + agency + ".crt",
-        "--key",
-        pki + "/" + agency + ".key",
-        "--ca",
-        pki + "/ca.crt",
-        "--timeout",
-        "20"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return testing::RunProcess(argv, absl::Seconds(60));
+    args.insert(args.begin(), {"--timeout", "20"});
+    return testing::RunSildctl(server_->port(), agency, args,
+                               absl::Seconds(60));
   }
 
   std::string dir_;

@@ -18,7 +18,7 @@
 #include "sild/v1/consent.pb.h"
 #include "sild/v1/referral.pb.h"
 #include "sild/v1/transition.pb.h"
-#include "tests/gateway/minimise/sample_messages.h"
+#include "tests/testing/sample_messages.h"
 
 namespace sild {
 namespace {
@@ -60,7 +60,7 @@ TEST(ProjectorTest, HealthIndicatorGoesAttendanceStays) {
   }
   // Identity stays, contact and free text do not.
   EXPECT_EQ(r.subject().given_name(), "Mart");
-  EXPECT_EQ(r.subject().id().value(), testing::kPupilCode);
+  EXPECT_EQ(r.subject().id().value(), testing::kSamplePupilCode);
   EXPECT_FALSE(r.subject().has_contact());
   EXPECT_EQ(r.subject().home_language(), "");  // social welfare
   EXPECT_EQ(r.summary(), "");
@@ -70,7 +70,8 @@ TEST(ProjectorTest, HealthIndicatorGoesAttendanceStays) {
       MessageDifferencer::Equals(r.requested_by(), original.requested_by()));
   EXPECT_EQ(r.service(), v1::SERVICE_TYPE_SOCIAL_PEDAGOGUE);
   // An education-category AgencyRef stays whole (its leaves are operational).
-  EXPECT_EQ(r.current_institution().registry_code(), testing::kSchoolCode);
+  EXPECT_EQ(r.current_institution().registry_code(),
+            testing::kSampleSchoolCode);
   EXPECT_EQ(r.education_stage().grade(), 8);
 }
 

@@ -4,11 +4,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/testing/sildctl_runner.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_env.h"
 
@@ -112,15 +112,9 @@ TEST_F(GatewayProcessTest, ServesSildctlAndStopsCleanlyOnSigterm) {
   int port = WaitForPort(log);
   ASSERT_GT(port, 0) << testing::ReadTestFile(log);
 
-  const std::string& pki = testing::TestPkiDir();
   auto sildctl = [&](const std::string& who,
-                     std::vector<std::string> verb) {
-    std::vector<std::string> argv = {
-        BuiltBinary("gateway/sildctl/sildctl"), "--gateway",
-        absl::StrCat("localhost:", port), "--ca", pki + "/ca.crt", "--cert",
-        pki + "/" + who + ".crt", "--key", pki + "/" + who + ".key"};
-    argv.insert(argv.end(), verb.begin(), verb.end());
-    return RunProcess(argv, absl::Seconds(20));
+                     const std::vector<std::string>& verb) {
+    return testing::RunSildctl(port, who, verb, absl::Seconds(20));
   };
   auto health = sildctl("school", {"health"});
   EXPECT_EQ(health.exit_code, 0) << health.err;

@@ -1,46 +1,54 @@
-// Realistic sild.v1 messages for tests and benchmarks: a basic school refers a
-// 14-year-old pupil to the municipal social services.
-#ifndef SILD_TESTS_GATEWAY_MINIMISE_SAMPLE_MESSAGES_H_
-#define SILD_TESTS_GATEWAY_MINIMISE_SAMPLE_MESSAGES_H_
-
-#include "sild/v1/referral.pb.h"
+#include "tests/testing/sample_messages.h"
 
 namespace sild::testing {
 
-// Born 2011-09-14: 14 years old on 2026-03-02.
-inline constexpr char kPupilCode[] = "51109140229";
-inline constexpr char kParentCode[] = "48203150223";
-inline constexpr char kSchoolCode[] = "75016705";
-inline constexpr char kSocialServicesCode[] = "77000329";
+v1::Referral SupportReferral(const std::string& idempotency_key,
+                             const std::string& subject,
+                             const std::string& performer) {
+  v1::Referral r;
+  r.mutable_header()->set_idempotency_key(idempotency_key);
+  r.mutable_header()->set_purpose(sild::v1::PURPOSE_SUPPORT_SERVICE);
+  r.mutable_subject()->mutable_id()->set_scheme(
+      sild::v1::IDENTIFIER_SCHEME_EE_PERSONAL_CODE);
+  r.mutable_subject()->mutable_id()->set_value(subject);
+  r.mutable_subject()->set_given_name("Mari");
+  r.mutable_subject()->set_family_name("Tamm");
+  r.set_service(sild::v1::SERVICE_TYPE_SOCIAL_WORKER);
+  r.mutable_performer()->set_registry_code(performer);
+  auto* attendance = r.add_risk_indicators()->mutable_attendance();
+  attendance->set_lessons(180);
+  attendance->set_unexcused_absences(31);
+  r.add_risk_indicators()->mutable_health()->set_concern("suspected anxiety");
+  r.set_summary("Absent most Mondays since October.");
+  return r;
+}
 
-inline v1::AgencyRef School() {
+v1::AgencyRef SampleSchool() {
   v1::AgencyRef school;
-  school.set_registry_code(kSchoolCode);
+  school.set_registry_code(kSampleSchoolCode);
   school.set_kind(v1::AGENCY_KIND_SCHOOL);
   school.set_name("Aruküla Põhikool");
   school.set_municipality("Raasiku vald");
   return school;
 }
 
-inline v1::AgencyRef SocialServices() {
+v1::AgencyRef SampleSocialServices() {
   v1::AgencyRef agency;
-  agency.set_registry_code(kSocialServicesCode);
+  agency.set_registry_code(kSampleSocialServicesCode);
   agency.set_kind(v1::AGENCY_KIND_MUNICIPAL_SOCIAL_SERVICES);
   agency.set_name("Raasiku Vallavalitsus");
   agency.set_municipality("Raasiku vald");
   return agency;
 }
 
-// Subject, a parent representative, four risk indicators (attendance,
-// academic, behaviour, health), a summary and the referring professional.
-inline v1::Referral SampleReferral() {
+v1::Referral SampleReferral() {
   v1::Referral r;
   v1::MessageHeader* h = r.mutable_header();
   h->set_message_id("0f8e5c1a-6d2b-4c7e-9a51-3b2f0d9e7c44");
   h->set_idempotency_key("aruk-2026-0117");
   h->set_case_id("case-raasiku-2026-031");
-  *h->mutable_sender() = School();
-  *h->add_recipients() = SocialServices();
+  *h->mutable_sender() = SampleSchool();
+  *h->add_recipients() = SampleSocialServices();
   h->set_purpose(v1::PURPOSE_SUPPORT_SERVICE);
   h->mutable_created_time()->set_seconds(1772442000);  // 2026-03-02 09:00 UTC
   h->set_schema_version("1.0");
@@ -48,7 +56,7 @@ inline v1::Referral SampleReferral() {
 
   v1::Person* s = r.mutable_subject();
   s->mutable_id()->set_scheme(v1::IDENTIFIER_SCHEME_EE_PERSONAL_CODE);
-  s->mutable_id()->set_value(kPupilCode);
+  s->mutable_id()->set_value(kSamplePupilCode);
   s->set_given_name("Mart");
   s->set_family_name("Tamm");
   s->mutable_birth_date()->set_year(2011);
@@ -65,7 +73,7 @@ inline v1::Referral SampleReferral() {
   parent->set_relation(v1::REPRESENTATIVE_RELATION_PARENT);
   parent->mutable_person()->mutable_id()->set_scheme(
       v1::IDENTIFIER_SCHEME_EE_PERSONAL_CODE);
-  parent->mutable_person()->mutable_id()->set_value(kParentCode);
+  parent->mutable_person()->mutable_id()->set_value(kSampleParentCode);
   parent->mutable_person()->set_given_name("Kadri");
   parent->mutable_person()->set_family_name("Tamm");
   parent->mutable_person()->mutable_contact()->set_phone("+372 5123 4567");
@@ -101,9 +109,9 @@ inline v1::Referral SampleReferral() {
   pro->set_role("class teacher");
   pro->set_phone("+372 600 1234");
   pro->set_email("liis.kask@arukyla.edu.ee");
-  *r.mutable_performer() = SocialServices();
+  *r.mutable_performer() = SampleSocialServices();
   r.set_municipality("Raasiku vald");
-  *r.mutable_current_institution() = School();
+  *r.mutable_current_institution() = SampleSchool();
   r.mutable_education_stage()->set_level(v1::EDUCATION_LEVEL_BASIC_GRADES_7_9);
   r.mutable_education_stage()->set_isced_level(2);
   r.mutable_education_stage()->set_grade(8);
@@ -115,5 +123,3 @@ inline v1::Referral SampleReferral() {
 }
 
 }  // namespace sild::testing
-
-#endif  // SILD_TESTS_GATEWAY_MINIMISE_SAMPLE_MESSAGES_H_
