@@ -4,7 +4,13 @@
 #include "gateway/base/status_macros.h"
 #include "gateway/exchange/envelope.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
+
+using exchange::Header;
+using exchange::LoadMessage;
+using exchange::MessageRow;
+using exchange::SubjectPersonalCodeOf;
+using exchange::kGatewayProfessionalId;
 
 sild::v1::AuditRecord DeliveryAuditDraft(const OutboxRow& row,
                                          const MessageRow* message) {
@@ -50,4 +56,4 @@ absl::StatusOr<std::string> SubjectPersonalCode(SqlConnection& sql,
   return code;
 }
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery

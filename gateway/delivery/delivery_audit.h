@@ -20,14 +20,14 @@
 #include "gateway/exchange/exchange_store.h"
 #include "sild/v1/audit.pb.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 
 
 // A draft describing `row`; `message` (may be null) adds the subject
 // pseudonym, purpose and the sender as actor. The caller sets action,
 // outcome, reason and detail (and may replace the actor).
 sild::v1::AuditRecord DeliveryAuditDraft(const OutboxRow& row,
-                                         const MessageRow* message);
+                                         const exchange::MessageRow* message);
 
 // The personal code of the child `message` is about: from its body, or for a
 // message without one (a status update) from the message it replies to. ""
@@ -37,8 +37,8 @@ sild::v1::AuditRecord DeliveryAuditDraft(const OutboxRow& row,
 absl::StatusOr<std::string> SubjectPersonalCode(SqlConnection& sql,
                                                 const PayloadCipher& cipher,
                                                 const AuditLog& audit_log,
-                                                const MessageRow& message);
+                                                const exchange::MessageRow& message);
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery
 
 #endif  // SILD_GATEWAY_DELIVERY_DELIVERY_AUDIT_H_

@@ -7,7 +7,10 @@
 #include "gateway/delivery/transport_health.h"
 #include "gateway/exchange/module_context.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
+
+using exchange::ContextFromComponents;
+using exchange::ExchangeContext;
 namespace {
 
 // Often enough for a load balancer to steer away within seconds; a probe
@@ -100,4 +103,4 @@ std::unique_ptr<GatewayModule> MakeDeliveryModule() {
   return std::make_unique<DeliveryModule>();
 }
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery

@@ -16,10 +16,10 @@
 
 #include "gateway/rpc/module.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 
 std::unique_ptr<GatewayModule> MakeDeliveryModule();
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery
 
 #endif  // SILD_GATEWAY_DELIVERY_DELIVERY_MODULE_H_

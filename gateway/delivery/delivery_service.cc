@@ -12,7 +12,13 @@
 #include "gateway/rpc/caller.h"
 #include "gateway/rpc/grpc_status.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
+
+using exchange::DiscloseTo;
+using exchange::Disclosure;
+using exchange::DisclosureRequest;
+using exchange::ExchangeContext;
+using exchange::LoadMessageSummary;
 namespace {
 
 constexpr int kDefaultPageSize = 50;
@@ -252,4 +258,4 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::Replay(
   return reactor;
 }
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery

@@ -28,13 +28,13 @@
 #include "gateway/exchange/dispatch.h"
 #include "sild/v1/delivery_service.grpc.pb.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 
 class DeliveryServiceImpl final
     : public sild::v1::DeliveryService::CallbackService {
  public:
   // Borrows `context`, which must outlive the service.
-  explicit DeliveryServiceImpl(const ExchangeContext* context)
+  explicit DeliveryServiceImpl(const exchange::ExchangeContext* context)
       : context_(context) {}
 
   grpc::ServerUnaryReactor* List(
@@ -51,9 +51,9 @@ class DeliveryServiceImpl final
       sild::v1::ListTransportsResponse* response) override;
 
  private:
-  const ExchangeContext* context_;
+  const exchange::ExchangeContext* context_;
 };
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery
 
 #endif  // SILD_GATEWAY_DELIVERY_DELIVERY_SERVICE_H_

@@ -15,7 +15,11 @@
 #include "gateway/base/thread_name.h"
 #include "gateway/delivery/delivery_audit.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
+
+using exchange::ExchangeContext;
+using exchange::LoadMessageSummary;
+using exchange::NewUuid;
 
 using connectors::DeliveryResult;
 namespace {
@@ -351,4 +355,4 @@ void DeliveryWorkers::Loop(int worker) {
   }
 }
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery

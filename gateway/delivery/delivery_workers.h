@@ -42,7 +42,7 @@
 #include "gateway/exchange/exchange_context.h"
 #include "sild/config/v1/config.pb.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 
 // Exponential backoff with full jitter: the delay after the n-th failed
 // attempt is uniform in [0, min(max, initial * 2^(n-1))] (at least 1 ms).
@@ -88,10 +88,10 @@ struct DeliveryWorkerOptions {
 class DeliveryWorkers {
  public:
   // Borrows `context` and `endpoints`, which must outlive the workers.
-  DeliveryWorkers(const ExchangeContext* context,
+  DeliveryWorkers(const exchange::ExchangeContext* context,
                   const EgressEndpoints* endpoints,
                   DeliveryWorkerOptions options, BackoffPolicy backoff);
-  DeliveryWorkers(const ExchangeContext* context,
+  DeliveryWorkers(const exchange::ExchangeContext* context,
                   const EgressEndpoints* endpoints,
                   DeliveryWorkerOptions options);
   ~DeliveryWorkers();
@@ -133,7 +133,7 @@ class DeliveryWorkers {
   absl::Duration IdleWait() const;
   void Loop(int worker);
 
-  const ExchangeContext* context_;
+  const exchange::ExchangeContext* context_;
   const EgressEndpoints* endpoints_;
   DeliveryWorkerOptions options_;
   BackoffPolicy backoff_;
@@ -150,6 +150,6 @@ class DeliveryWorkers {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery
 
 #endif  // SILD_GATEWAY_DELIVERY_DELIVERY_WORKERS_H_

@@ -10,7 +10,11 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
+
+using exchange::Header;
+using exchange::KindName;
+using exchange::SubjectPersonalCodeOf;
 namespace {
 
 // Deterministic, so a second attempt carries the same bytes.
@@ -182,4 +186,4 @@ std::vector<TransportProbe> EgressEndpoints::Probes() const {
   return probes;
 }
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery

@@ -46,7 +46,7 @@
 #include "gateway/exchange/exchange_store.h"
 #include "sild/config/v1/config.pb.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 
 inline constexpr char kEnvelopeContentType[] =
     "application/x-protobuf; proto=sild.v1.Envelope";
@@ -113,6 +113,6 @@ class EgressEndpoints {
   std::map<std::string, std::unique_ptr<EgressEndpoint>> endpoints_;
 };
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery
 
 #endif  // SILD_GATEWAY_DELIVERY_EGRESS_H_

@@ -14,7 +14,10 @@
 #include "gateway/rpc/caller.h"
 #include "gateway/rpc/grpc_status.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
+
+using exchange::ExchangeContext;
+using exchange::LoadMessageSummary;
 
 using sild::v1::InboxMessage;
 
@@ -457,4 +460,4 @@ grpc::ServerUnaryReactor* InboxServiceImpl::Ack(
   return reactor;
 }
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery

@@ -34,7 +34,7 @@
 #include "gateway/exchange/dispatch.h"
 #include "sild/v1/inbox_service.grpc.pb.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 
 class InboxServiceImpl final : public sild::v1::InboxService::CallbackService {
  public:
@@ -47,7 +47,7 @@ class InboxServiceImpl final : public sild::v1::InboxService::CallbackService {
   };
 
   // Borrows `context`, which must outlive the service.
-  InboxServiceImpl(const ExchangeContext* context, Options options);
+  InboxServiceImpl(const exchange::ExchangeContext* context, Options options);
   ~InboxServiceImpl() override;
 
   grpc::ServerWriteReactor<sild::v1::InboxMessage>* Subscribe(
@@ -76,7 +76,7 @@ class InboxServiceImpl final : public sild::v1::InboxService::CallbackService {
   void Refill(StreamCore& core);
   void Unregister(const std::shared_ptr<StreamCore>& core);
 
-  const ExchangeContext* context_;
+  const exchange::ExchangeContext* context_;
   Options options_;
 
   mutable absl::Mutex mu_;
@@ -87,6 +87,6 @@ class InboxServiceImpl final : public sild::v1::InboxService::CallbackService {
   std::thread pump_;
 };
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery
 
 #endif  // SILD_GATEWAY_DELIVERY_INBOX_SERVICE_H_

@@ -5,7 +5,7 @@
 #include "gateway/base/status_macros.h"
 #include "gateway/store/time_columns.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 namespace {
 
 std::string DeliveryAad(const std::string& message_id,
@@ -347,4 +347,4 @@ absl::Status MarkRefusedOnReplay(WriteTxn& txn, int64_t delivery_id,
       .status();
 }
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery

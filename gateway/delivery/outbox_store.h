@@ -25,7 +25,7 @@
 #include "sild/v1/delivery_service.pb.h"
 #include "sild/v1/exchange.pb.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 
 // The outbox: one row per (message, recipient), holding the envelope already
 // minimised for that recipient.
@@ -138,6 +138,6 @@ absl::StatusOr<sild::v1::Envelope> OpenSealedEnvelope(
     const PayloadCipher& cipher, const std::string& sealed,
     const std::string& aad);
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery
 
 #endif  // SILD_GATEWAY_DELIVERY_OUTBOX_STORE_H_

@@ -5,7 +5,7 @@
 #include "gateway/base/log.h"
 #include "gateway/base/thread_name.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 
 std::string HealthServiceName(const TransportProbe& probe) {
   return absl::StrCat(
@@ -103,4 +103,4 @@ std::vector<sild::v1::TransportStatus> TransportHealthMonitor::Snapshot()
   return states_;
 }
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery

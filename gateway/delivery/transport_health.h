@@ -26,7 +26,7 @@
 #include "gateway/rpc/module.h"
 #include "sild/v1/delivery_service.pb.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 
 // The name a probe is published under on the gRPC health service.
 std::string HealthServiceName(const TransportProbe& probe);
@@ -59,6 +59,6 @@ class TransportHealthMonitor {
   bool probed_once_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-}  // namespace sild::exchange
+}  // namespace sild::delivery
 
 #endif  // SILD_GATEWAY_DELIVERY_TRANSPORT_HEALTH_H_

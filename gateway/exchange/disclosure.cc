@@ -5,6 +5,12 @@
 #include "gateway/exchange/envelope.h"
 
 namespace sild::exchange {
+
+using delivery::InsertOutbox;
+using delivery::MarkRefusedOnReplay;
+using delivery::OutboxRow;
+using delivery::ResetForReplay;
+using delivery::kGrpcInboxTransport;
 namespace {
 
 void AddCategories(const CategorySet& set,

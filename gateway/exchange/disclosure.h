@@ -47,7 +47,7 @@ struct DisclosureRequest {
   // Replay: the dead letter queued again (or marked refused) instead of a
   // new outbox row; the audit record is ADMINISTRATIVE and its detail says
   // which dead letter it was.
-  const OutboxRow* replay_of = nullptr;
+  const delivery::OutboxRow* replay_of = nullptr;
 };
 
 struct Disclosure {

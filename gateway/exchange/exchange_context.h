@@ -17,6 +17,10 @@
 #include "sild/config/v1/config.pb.h"
 #include "sild/v1/consent.pb.h"
 
+namespace sild::delivery {
+class TransportHealthMonitor;  // gateway/delivery/transport_health.h
+}  // namespace sild::delivery
+
 namespace sild::exchange {
 
 // The professional id of actions the gateway takes by itself (a worker
@@ -33,7 +37,6 @@ using DisclosureRecorder = std::function<absl::Status(
     WriteTxn& txn, const sild::v1::ConsentRef& consent,
     const std::string& recipient, const std::string& message_id)>;
 
-class TransportHealthMonitor;  // gateway/delivery/transport_health.h
 
 struct ExchangeContext {
   const config::v1::GatewayConfig* config = nullptr;
@@ -50,7 +53,7 @@ struct ExchangeContext {
   // rows, sleep on. Unset: on_outbox_changed serves both.
   std::function<void()> on_inbox_queued;
   // Health of the agencies' connector transports (null: none watched).
-  const TransportHealthMonitor* transport_health = nullptr;
+  const delivery::TransportHealthMonitor* transport_health = nullptr;
 };
 
 }  // namespace sild::exchange

@@ -13,6 +13,9 @@
 #include "gateway/store/time_columns.h"
 
 namespace sild::exchange {
+
+using delivery::OpenSealedEnvelope;
+using delivery::PushQueuePredicate;
 namespace {
 
 std::string MessageAad(const std::string& message_id) {

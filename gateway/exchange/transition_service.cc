@@ -10,6 +10,8 @@
 #include "gateway/rpc/submit_outcome.h"
 
 namespace sild::exchange {
+
+using delivery::LoadOutboxFor;
 namespace {
 
 using sild::v1::Transition;

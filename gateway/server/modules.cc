@@ -14,7 +14,7 @@ std::vector<std::unique_ptr<GatewayModule>> MakeGatewayModules() {
   modules.push_back(MakeConsentModule());
   modules.push_back(exchange::MakeExchangeModule());
   // After the exchange: it watches the exchange's ingress transports.
-  modules.push_back(exchange::MakeDeliveryModule());
+  modules.push_back(delivery::MakeDeliveryModule());
   modules.push_back(auditsvc::MakeAuditModule());
   return modules;
 }

@@ -218,7 +218,7 @@ class DeliveryTestEnv {
   // The egress endpoints the gateway builds from this config (file agencies
   // get the SDK file transport), with `scripted` (may be null: none) serving
   // the agencies whose transport is "scripted".
-  std::unique_ptr<exchange::EgressEndpoints> Endpoints(
+  std::unique_ptr<delivery::EgressEndpoints> Endpoints(
       connectors::EgressTransport* scripted) const {
     config::v1::GatewayConfig copy = config_;
     std::vector<std::string> scripted_codes;
@@ -228,12 +228,12 @@ class DeliveryTestEnv {
         agency.clear_transport();
       }
     }
-    auto endpoints = exchange::EgressEndpoints::Create(copy, audit_log_.get());
+    auto endpoints = delivery::EgressEndpoints::Create(copy, audit_log_.get());
     EXPECT_TRUE(endpoints.ok()) << endpoints.status();
-    if (!endpoints.ok()) return std::make_unique<exchange::EgressEndpoints>();
+    if (!endpoints.ok()) return std::make_unique<delivery::EgressEndpoints>();
     if (scripted != nullptr) {
       for (const std::string& code : scripted_codes) {
-        (*endpoints)->Add(std::make_unique<exchange::EgressEndpoint>(
+        (*endpoints)->Add(std::make_unique<delivery::EgressEndpoint>(
             code, "scripted", std::make_unique<BorrowedTransport>(scripted),
             nullptr, audit_log_.get()));
       }
@@ -281,12 +281,12 @@ class DeliveryTestEnv {
     return row ? row->delivery_id : 0;
   }
 
-  std::optional<exchange::OutboxRow> OutboxFor(const std::string& message_id,
+  std::optional<delivery::OutboxRow> OutboxFor(const std::string& message_id,
                                                const std::string& recipient) {
-    std::optional<exchange::OutboxRow> out;
+    std::optional<delivery::OutboxRow> out;
     absl::Status status = store_->Read([&](SqlConnection& sql) -> absl::Status {
       auto row =
-          exchange::LoadOutboxFor(sql, store_->cipher(), message_id, recipient);
+          delivery::LoadOutboxFor(sql, store_->cipher(), message_id, recipient);
       if (!row.ok()) return row.status();
       out = *row;
       return absl::OkStatus();
@@ -295,10 +295,10 @@ class DeliveryTestEnv {
     return out;
   }
 
-  exchange::OutboxRow Row(int64_t delivery_id) {
-    exchange::OutboxRow out;
+  delivery::OutboxRow Row(int64_t delivery_id) {
+    delivery::OutboxRow out;
     absl::Status status = store_->Read([&](SqlConnection& sql) -> absl::Status {
-      auto row = exchange::LoadOutbox(sql, store_->cipher(), delivery_id);
+      auto row = delivery::LoadOutbox(sql, store_->cipher(), delivery_id);
       if (!row.ok()) return row.status();
       if (!*row) return absl::NotFoundError("no such delivery");
       out = **row;

@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/gateway/delivery/delivery_test_env.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 namespace {
 
 using connectors::DeliveryResult;
@@ -406,4 +406,4 @@ TEST_F(DeliveryWorkersTest, StopFinishesInFlightDeliveriesAndHandsBackTheRest) {
 }
 
 }  // namespace
-}  // namespace sild::exchange
+}  // namespace sild::delivery

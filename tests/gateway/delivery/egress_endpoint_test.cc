@@ -16,7 +16,7 @@
 #include "sild/connectors/v1/example.pb.h"
 #include "tests/testing/test_env.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 namespace {
 
 using connectors::DeliveryResult;
@@ -197,4 +197,4 @@ TEST(EgressEndpointsTest, UnsafeMessageIdIsPermanent) {
 }
 
 }  // namespace
-}  // namespace sild::exchange
+}  // namespace sild::delivery

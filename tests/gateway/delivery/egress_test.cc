@@ -25,7 +25,7 @@
 #include "tests/gateway/delivery/inbox_test_util.h"
 #include "tests/testing/test_env.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -237,4 +237,4 @@ TEST(EncodeForRecipientTest, WithoutACodecTheEnvelopeTravels) {
 }
 
 }  // namespace
-}  // namespace sild::exchange
+}  // namespace sild::delivery

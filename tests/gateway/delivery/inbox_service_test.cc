@@ -249,8 +249,8 @@ TEST_F(InboxServiceTest, GatewayShutdownEndsTheStream) {
 // its Shutdown() gives streams.
 TEST(InboxShutdownTest, StreamsEndUnavailableShuttingDown) {
   testing::DeliveryTestEnv env("inbox-shutdown");
-  exchange::InboxServiceImpl::Options options;
-  exchange::InboxServiceImpl inbox(&env.context(), options);
+  delivery::InboxServiceImpl::Options options;
+  delivery::InboxServiceImpl inbox(&env.context(), options);
   auto credentials = MakeServerCredentials(env.config().tls());
   ASSERT_TRUE(credentials.ok()) << credentials.status();
   int port = 0;

@@ -24,7 +24,7 @@
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_env.h"
 
-namespace sild::exchange {
+namespace sild::delivery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -214,4 +214,4 @@ TEST_F(TransportHealthGatewayTest, OnlyOperatorsListTransports) {
 }
 
 }  // namespace
-}  // namespace sild::exchange
+}  // namespace sild::delivery

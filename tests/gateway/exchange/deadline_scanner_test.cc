@@ -8,6 +8,9 @@
 #include "tests/gateway/delivery/delivery_test_env.h"
 
 namespace sild::exchange {
+
+using delivery::LoadOutbox;
+using delivery::OutboxRow;
 namespace {
 
 using testing::DeliveryTestEnv;
