@@ -22,11 +22,10 @@ absl::StatusOr<std::unique_ptr<Product>> Create(
   std::unique_ptr<google::protobuf::Message> typed =
       factory->CreateEmptyConfig();
   if (!config.type_url().empty() && !config.UnpackTo(typed.get())) {
-    return InvalidField(
-        "INVALID_CONNECTOR_CONFIG", field,
-        absl::StrCat(what, " \"", name, "\" takes ",
-                     typed->GetDescriptor()->full_name(), ", got ",
-                     config.type_url()));
+    return InvalidField("INVALID_CONNECTOR_CONFIG", field,
+                        absl::StrCat(what, " \"", name, "\" takes ",
+                                     typed->GetDescriptor()->full_name(),
+                                     ", got ", config.type_url()));
   }
   return factory->Create(*typed);
 }
@@ -49,8 +48,8 @@ absl::StatusOr<std::unique_ptr<EgressTransport>> CreateEgressTransport(
 absl::StatusOr<std::unique_ptr<IngressTransport>> CreateIngressTransport(
     const std::string& name, const google::protobuf::Any& config,
     const std::string& field) {
-  return Create<IngressTransportFactory, IngressTransport>(
-      "ingress transport", name, config, field);
+  return Create<IngressTransportFactory, IngressTransport>("ingress transport",
+                                                           name, config, field);
 }
 
 }  // namespace sild::connectors

@@ -5,16 +5,15 @@
 #include "absl/strings/str_cat.h"
 #include "gateway/base/errors.h"
 #include "gateway/base/log.h"
-#include "gateway/base/status_macros.h"
 #include "gateway/base/personal_code.h"
 #include "gateway/base/proto_time.h"
+#include "gateway/base/status_macros.h"
 
 namespace sild {
 namespace {
 
 using sild::v1::AuditCheckpoint;
 using sild::v1::AuditRecord;
-
 
 }  // namespace
 
@@ -63,10 +62,9 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Store* store,
                                          options.signing_key_file));
   SILD_ASSIGN_OR_RETURN(auto pseudonymizer, audit::Pseudonymizer::FromKeyFile(
                                                 options.pseudonym_key_file));
-  SILD_ASSIGN_OR_RETURN(auto policy,
-                        audit::CheckpointPolicy::Create(
-                            options.checkpoint_every_records,
-                            options.checkpoint_every));
+  SILD_ASSIGN_OR_RETURN(auto policy, audit::CheckpointPolicy::Create(
+                                         options.checkpoint_every_records,
+                                         options.checkpoint_every));
   Head head;
   SILD_RETURN_IF_ERROR(store->Read([&](SqlConnection& sql) -> absl::Status {
     SILD_ASSIGN_OR_RETURN(
@@ -100,15 +98,13 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Store* store,
     // sequence numbers for other records (a fork).
     if (head.last_checkpoint) {
       const AuditCheckpoint& cp = *head.last_checkpoint;
-      const int64_t last =
-          head.last_record ? head.last_record->sequence() : 0;
+      const int64_t last = head.last_record ? head.last_record->sequence() : 0;
       if (cp.sequence() > last) {
-        return MakeError(
-            absl::StatusCode::kDataLoss, "AUDIT_CORRUPT", "",
-            absl::StrCat("audit chain \"", options.chain_id,
-                         "\": a checkpoint signs records up to ",
-                         cp.sequence(), " but the records end at ", last,
-                         ": records were removed"));
+        return MakeError(absl::StatusCode::kDataLoss, "AUDIT_CORRUPT", "",
+                         absl::StrCat("audit chain \"", options.chain_id,
+                                      "\": a checkpoint signs records up to ",
+                                      cp.sequence(), " but the records end at ",
+                                      last, ": records were removed"));
       }
       SILD_ASSIGN_OR_RETURN(
           auto signed_row,
@@ -138,9 +134,9 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Store* store,
         head.last_checkpoint ? head.last_checkpoint->sequence() : 0;
     head.records_since_checkpoint = head.last_record->sequence() - checkpointed;
   }
-  std::unique_ptr<AuditLog> log(new AuditLog(
-      store, std::move(options), std::move(*chain), std::move(signer),
-      std::move(pseudonymizer), policy));
+  std::unique_ptr<AuditLog> log(
+      new AuditLog(store, std::move(options), std::move(*chain),
+                   std::move(signer), std::move(pseudonymizer), policy));
   log->committed_ = head;
   log->live_ = head;
   log->request_start_ = head;
@@ -154,15 +150,14 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Store* store,
   return log;
 }
 
-absl::StatusOr<AuditRecord> AuditLog::Append(WriteTxn& txn,
-                                             AuditRecord draft) {
+absl::StatusOr<AuditRecord> AuditLog::Append(WriteTxn& txn, AuditRecord draft) {
   if (!draft.has_time()) *draft.mutable_time() = ToProtoTime(txn.now());
   // Registers keep the official's personal code; the log keeps only its
   // pseudonym.
   if (draft.has_actor() &&
       ParsePersonalCode(draft.actor().professional_id()).ok()) {
-    draft.mutable_actor()->set_professional_id(absl::StrCat(
-        "pseudonym:", Pseudonym(draft.actor().professional_id())));
+    draft.mutable_actor()->set_professional_id(
+        absl::StrCat("pseudonym:", Pseudonym(draft.actor().professional_id())));
   }
   SILD_ASSIGN_OR_RETURN(AuditRecord sealed, chain_.Append(std::move(draft)));
   absl::StatusOr<int64_t> inserted = txn.sql().Exec(
@@ -211,7 +206,8 @@ void AuditLog::BeginRequest() { request_start_ = live_; }
 
 void AuditLog::AbortRequest() {
   bool changed =
-      live_.records_since_checkpoint != request_start_.records_since_checkpoint ||
+      live_.records_since_checkpoint !=
+          request_start_.records_since_checkpoint ||
       live_.last_record.has_value() != request_start_.last_record.has_value() ||
       (live_.last_record &&
        live_.last_record->sequence() != request_start_.last_record->sequence());
@@ -235,9 +231,9 @@ absl::Status AuditLog::BeforeCommit(WriteTxn& txn) {
   }
   SILD_ASSIGN_OR_RETURN(
       AuditCheckpoint checkpoint,
-      signer_.SignHead(chain_, ToProtoTime(txn.now()),
-                       live_.last_checkpoint ? &*live_.last_checkpoint
-                                             : nullptr));
+      signer_.SignHead(
+          chain_, ToProtoTime(txn.now()),
+          live_.last_checkpoint ? &*live_.last_checkpoint : nullptr));
   SILD_RETURN_IF_ERROR(
       txn.sql()
           .Exec("INSERT INTO audit_checkpoints (chain_id, sequence, time_ms,"
@@ -255,7 +251,8 @@ void AuditLog::AfterCommit() {
   committed_ = live_;
   pending_since_checkpoint_ = committed_.records_since_checkpoint;
   if (committed_.last_checkpoint) {
-    last_checkpoint_unix_ms_ = ProtoTimeMillis(committed_.last_checkpoint->time());
+    last_checkpoint_unix_ms_ =
+        ProtoTimeMillis(committed_.last_checkpoint->time());
   }
 }
 
@@ -310,7 +307,8 @@ absl::StatusOr<std::vector<AuditCheckpoint>> AuditLog::ReadCheckpoints(
   return checkpoints;
 }
 
-absl::StatusOr<std::vector<std::string>> AuditLog::ChainIds(SqlConnection& sql) {
+absl::StatusOr<std::vector<std::string>> AuditLog::ChainIds(
+    SqlConnection& sql) {
   SILD_ASSIGN_OR_RETURN(
       auto rows,
       sql.Query("SELECT DISTINCT chain_id FROM audit_records ORDER BY chain_id",

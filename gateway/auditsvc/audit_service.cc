@@ -10,10 +10,10 @@
 #include "gateway/auditsvc/store_verifier.h"
 #include "gateway/base/errors.h"
 #include "gateway/base/log.h"
-#include "gateway/base/status_macros.h"
-#include "gateway/base/thread_name.h"
 #include "gateway/base/personal_code.h"
 #include "gateway/base/registry_code.h"
+#include "gateway/base/status_macros.h"
+#include "gateway/base/thread_name.h"
 #include "gateway/rpc/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
 

@@ -1,7 +1,5 @@
 #include "gateway/base/errors.h"
 
-
-
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 
@@ -45,7 +43,8 @@ absl::Status PrefixErrorField(const absl::Status& status,
   absl::string_view message = status.message();
   std::string head = field.empty() ? absl::StrCat(reason, ": ")
                                    : absl::StrCat(reason, ": ", field, ": ");
-  if (message.substr(0, head.size()) == head) message.remove_prefix(head.size());
+  if (message.substr(0, head.size()) == head)
+    message.remove_prefix(head.size());
   return MakeError(status.code(), reason, full, message);
 }
 

@@ -10,9 +10,9 @@
 #define SILD_GATEWAY_BASE_ERRORS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace sild {
 

@@ -79,8 +79,8 @@ absl::Status SyncDirectory(absl::string_view path) {
   int err = errno;
   ::close(fd);
   if (synced != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("folder ", folder, ": fsync failed: ", std::strerror(err)));
+    return absl::UnavailableError(absl::StrCat(
+        "folder ", folder, ": fsync failed: ", std::strerror(err)));
   }
   return absl::OkStatus();
 }

@@ -17,7 +17,8 @@ absl::StatusOr<std::string> ReadFileToString(absl::string_view path);
 // Writes `data` to `path` atomically: a temporary file in the same folder is
 // written, fsynced and renamed over `path`, so a crash leaves the old or the
 // new content, never a torn file.
-absl::Status WriteFileAtomically(absl::string_view path, absl::string_view data);
+absl::Status WriteFileAtomically(absl::string_view path,
+                                 absl::string_view data);
 
 // fsyncs the folder `path`, so a rename into it survives a crash.
 // UNAVAILABLE with the OS error when it cannot be opened or synced.

@@ -48,9 +48,9 @@ absl::StatusOr<PersonalCode> ParsePersonalCode(absl::string_view code,
   }
   int g = Digit(code, 0);
   if (g < 1 || g > 8) {
-    return InvalidField(kReason, field,
-                        absl::StrCat("century and sex digit must be 1-8, got ",
-                                     g));
+    return InvalidField(
+        kReason, field,
+        absl::StrCat("century and sex digit must be 1-8, got ", g));
   }
   int century = 1800 + ((g - 1) / 2) * 100;
   int year = century + Digit(code, 1) * 10 + Digit(code, 2);
@@ -60,8 +60,9 @@ absl::StatusOr<PersonalCode> ParsePersonalCode(absl::string_view code,
   if (date.year() != year || date.month() != month || date.day() != day) {
     return InvalidField(
         kReason, field,
-        absl::StrCat("birth date ", year, "-", absl::StrCat(month / 10, month % 10),
-                     "-", absl::StrCat(day / 10, day % 10), " does not exist"));
+        absl::StrCat("birth date ", year, "-",
+                     absl::StrCat(month / 10, month % 10), "-",
+                     absl::StrCat(day / 10, day % 10), " does not exist"));
   }
   int check = EstonianCheckDigit(code.substr(0, 10));
   if (check != Digit(code, 10)) {
@@ -70,8 +71,8 @@ absl::StatusOr<PersonalCode> ParsePersonalCode(absl::string_view code,
                         "the check digit does not match the other ten digits "
                         "(mistyped?)");
   }
-  return PersonalCode{std::string(code), date, g % 2 == 1 ? Sex::kMale
-                                                           : Sex::kFemale};
+  return PersonalCode{std::string(code), date,
+                      g % 2 == 1 ? Sex::kMale : Sex::kFemale};
 }
 
 int AgeOn(const PersonalCode& code, absl::CivilDay day) {

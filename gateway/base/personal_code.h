@@ -14,9 +14,9 @@
 #define SILD_GATEWAY_BASE_PERSONAL_CODE_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 
 namespace sild {

@@ -22,9 +22,9 @@ absl::Status ValidateRegistryCode(absl::string_view code,
   }
   int check = EstonianCheckDigit(code.substr(0, 7));
   if (check != code[7] - '0') {
-    return InvalidField(kReason, field,
-                        absl::StrCat("check digit is ", code[7] - '0',
-                                     ", expected ", check));
+    return InvalidField(
+        kReason, field,
+        absl::StrCat("check digit is ", code[7] - '0', ", expected ", check));
   }
   return absl::OkStatus();
 }

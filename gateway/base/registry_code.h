@@ -4,9 +4,8 @@
 #ifndef SILD_GATEWAY_BASE_REGISTRY_CODE_H_
 #define SILD_GATEWAY_BASE_REGISTRY_CODE_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace sild {
 

@@ -16,20 +16,20 @@
 #define SILD_STATUS_CONCAT_(a, b) SILD_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function if `expr` is not OK.
-#define SILD_RETURN_IF_ERROR(expr)                  \
-  do {                                              \
-    ::absl::Status sild_status_ = (expr);           \
-    if (!sild_status_.ok()) return sild_status_;    \
+#define SILD_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status sild_status_ = (expr);        \
+    if (!sild_status_.ok()) return sild_status_; \
   } while (0)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status,
 // otherwise moves the value into `lhs` (a declaration or an lvalue).
-#define SILD_ASSIGN_OR_RETURN(lhs, rexpr)                                   \
+#define SILD_ASSIGN_OR_RETURN(lhs, rexpr)                                    \
   SILD_ASSIGN_OR_RETURN_IMPL_(SILD_STATUS_CONCAT_(sild_statusor_, __LINE__), \
                               lhs, rexpr)
 
-#define SILD_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                                \
+#define SILD_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)  \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

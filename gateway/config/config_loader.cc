@@ -15,14 +15,14 @@
 #include "gateway/base/errors.h"
 #include "gateway/base/files.h"
 #include "gateway/base/log.h"
-#include "gateway/base/status_macros.h"
 #include "gateway/base/registry_code.h"
+#include "gateway/base/status_macros.h"
 #include "gateway/policy/rules.h"
 #include "google/protobuf/io/tokenizer.h"
-#include "sild/connectors/v1/example.pb.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
+#include "sild/connectors/v1/example.pb.h"
 
 namespace sild {
 namespace {
@@ -334,10 +334,11 @@ absl::Status TranslateLegacyFileTransport(int index,
   file.set_extension("binpb");
   file.set_require_existing_directory(true);
   agency.mutable_transport_config()->PackFrom(file);
-  LogWarning("deprecated config: transport \"file\" with transport_target; "
-             "use transport_config (sild.connectors.v1.FileTransportConfig)",
-             {{"field", absl::StrCat(field, ".transport_target")},
-              {"agency", agency.registry_code()}});
+  LogWarning(
+      "deprecated config: transport \"file\" with transport_target; "
+      "use transport_config (sild.connectors.v1.FileTransportConfig)",
+      {{"field", absl::StrCat(field, ".transport_target")},
+       {"agency", agency.registry_code()}});
   return absl::OkStatus();
 }
 
@@ -378,8 +379,8 @@ absl::Status ValidateDelivery(config::v1::GatewayConfig& config) {
   if (deadlines->scan_interval_ms() == 0)
     deadlines->set_scan_interval_ms(60000);
   for (int i = 0; i < config.agencies_size(); ++i) {
-    SILD_RETURN_IF_ERROR(TranslateLegacyFileTransport(
-        i, *config.mutable_agencies(i)));
+    SILD_RETURN_IF_ERROR(
+        TranslateLegacyFileTransport(i, *config.mutable_agencies(i)));
   }
   return absl::OkStatus();
 }

@@ -6,10 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "gateway/base/errors.h"
-#include "gateway/base/status_macros.h"
-#include "gateway/consent/consent_time.h"
 #include "gateway/base/personal_code.h"
 #include "gateway/base/registry_code.h"
+#include "gateway/base/status_macros.h"
+#include "gateway/consent/consent_time.h"
 
 namespace sild {
 namespace {

@@ -7,10 +7,10 @@
 namespace sild::delivery {
 
 using exchange::Header;
+using exchange::kGatewayProfessionalId;
 using exchange::LoadMessage;
 using exchange::MessageRow;
 using exchange::SubjectPersonalCodeOf;
-using exchange::kGatewayProfessionalId;
 
 sild::v1::AuditRecord DeliveryAuditDraft(const OutboxRow& row,
                                          const MessageRow* message) {

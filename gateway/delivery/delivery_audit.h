@@ -22,7 +22,6 @@
 
 namespace sild::delivery {
 
-
 // A draft describing `row`; `message` (may be null) adds the subject
 // pseudonym, purpose and the sender as actor. The caller sets action,
 // outcome, reason and detail (and may replace the actor).
@@ -34,10 +33,9 @@ sild::v1::AuditRecord DeliveryAuditDraft(const OutboxRow& row,
 // when the message has no subject. DATA_LOSS SUBJECT_MISMATCH when the code
 // found does not match the row's pseudonym (the payload was not the one the
 // row was written with).
-absl::StatusOr<std::string> SubjectPersonalCode(SqlConnection& sql,
-                                                const PayloadCipher& cipher,
-                                                const AuditLog& audit_log,
-                                                const exchange::MessageRow& message);
+absl::StatusOr<std::string> SubjectPersonalCode(
+    SqlConnection& sql, const PayloadCipher& cipher, const AuditLog& audit_log,
+    const exchange::MessageRow& message);
 
 }  // namespace sild::delivery
 

@@ -208,8 +208,8 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::Replay(
           draft.clear_categories();
           draft.clear_basis();
           draft.set_outcome(sild::v1::AUDIT_OUTCOME_DENY);
-          draft.set_detail(absl::StrCat("replay of dead letter ", id,
-                                        " refused: ", detail));
+          draft.set_detail(
+              absl::StrCat("replay of dead letter ", id, " refused: ", detail));
           draft.set_action(sild::v1::AUDIT_ACTION_ADMINISTRATIVE);
           draft.set_reason_code(reason);
           draft.mutable_actor()->set_registry_code(

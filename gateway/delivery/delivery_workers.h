@@ -1,5 +1,6 @@
 // Delivery workers: move outbox rows of push recipients (every agency but
-// those that pull over the gRPC inbox) to their recipients, with retries and dead letters.
+// those that pull over the gRPC inbox) to their recipients, with retries and
+// dead letters.
 //
 //   DeliveryWorkers workers(&context, &endpoints,
 //                           DeliveryWorkerOptions::FromConfig(config.delivery()));

@@ -102,10 +102,10 @@ std::vector<connectors::DeliveryResult> EgressEndpoint::Deliver(
       transport_->DeliverBatch(messages);
   for (size_t j = 0; j < positions.size(); ++j) {
     results[positions[j]] =
-        j < sent.size() ? std::move(sent[j])
-                        : connectors::DeliveryResult::Retryable(
-                              absl::StrCat("the ", transport_name_,
-                                           " transport reported no result"));
+        j < sent.size()
+            ? std::move(sent[j])
+            : connectors::DeliveryResult::Retryable(absl::StrCat(
+                  "the ", transport_name_, " transport reported no result"));
   }
   return results;
 }

@@ -75,9 +75,9 @@ absl::StatusOr<std::vector<InboxRow>> InboxRowsFrom(
 
 }  // namespace
 
-absl::StatusOr<sild::v1::Envelope> OpenSealedEnvelope(const PayloadCipher& cipher,
-                                                const std::string& sealed,
-                                                const std::string& aad) {
+absl::StatusOr<sild::v1::Envelope> OpenSealedEnvelope(
+    const PayloadCipher& cipher, const std::string& sealed,
+    const std::string& aad) {
   SILD_ASSIGN_OR_RETURN(std::string bytes, cipher.Open(sealed, aad));
   sild::v1::Envelope envelope;
   if (!envelope.ParseFromString(bytes)) {

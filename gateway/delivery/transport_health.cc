@@ -8,11 +8,11 @@
 namespace sild::delivery {
 
 std::string HealthServiceName(const TransportProbe& probe) {
-  return absl::StrCat(
-      "sild.transport.",
-      probe.direction == sild::v1::TRANSPORT_DIRECTION_INGRESS ? "ingress"
-                                                               : "egress",
-      ".", probe.registry_code);
+  return absl::StrCat("sild.transport.",
+                      probe.direction == sild::v1::TRANSPORT_DIRECTION_INGRESS
+                          ? "ingress"
+                          : "egress",
+                      ".", probe.registry_code);
 }
 
 TransportHealthMonitor::TransportHealthMonitor(
@@ -41,9 +41,8 @@ void TransportHealthMonitor::Start(Publisher publisher,
     NameThisThread("sild-transp-hc");
     absl::MutexLock lock(&mu_);
     while (true) {
-      auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return stopping_;
-      };
+      auto stopping = [this]()
+                          ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
       if (mu_.AwaitWithTimeout(absl::Condition(&stopping), interval)) return;
       mu_.Unlock();
       ProbeNow();

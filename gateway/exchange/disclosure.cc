@@ -7,10 +7,10 @@
 namespace sild::exchange {
 
 using delivery::InsertOutbox;
+using delivery::kGrpcInboxTransport;
 using delivery::MarkRefusedOnReplay;
 using delivery::OutboxRow;
 using delivery::ResetForReplay;
-using delivery::kGrpcInboxTransport;
 namespace {
 
 void AddCategories(const CategorySet& set,
@@ -27,13 +27,13 @@ void DescribeOutcome(const DisclosureRequest& request, const Disclosure& d,
   if (request.replay_of != nullptr) {
     draft->set_action(sild::v1::AUDIT_ACTION_ADMINISTRATIVE);
     draft->set_reason_code(std::string(decision.reason_code()));
-    draft->set_detail(
-        d.queued ? absl::StrCat("replay of dead letter ",
-                                request.replay_of->delivery_id,
-                                " (queued again): ", decision.detail)
-                 : absl::StrCat("replay of dead letter ",
-                                request.replay_of->delivery_id,
-                                " refused: ", decision.detail));
+    draft->set_detail(d.queued
+                          ? absl::StrCat("replay of dead letter ",
+                                         request.replay_of->delivery_id,
+                                         " (queued again): ", decision.detail)
+                          : absl::StrCat("replay of dead letter ",
+                                         request.replay_of->delivery_id,
+                                         " refused: ", decision.detail));
     return;
   }
   draft->set_action(d.queued ? sild::v1::AUDIT_ACTION_DISCLOSURE

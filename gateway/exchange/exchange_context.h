@@ -37,7 +37,6 @@ using DisclosureRecorder = std::function<absl::Status(
     WriteTxn& txn, const sild::v1::ConsentRef& consent,
     const std::string& recipient, const std::string& message_id)>;
 
-
 struct ExchangeContext {
   const config::v1::GatewayConfig* config = nullptr;
   const AgencyDirectory* directory = nullptr;

@@ -46,10 +46,10 @@ class ExchangeModule final : public GatewayModule {
     // The delivery module watches the ingress transports with its own.
     for (const auto& runner : ingress_) {
       const IngressRunner* r = runner.get();
-      components.transport_probes.push_back(TransportProbe{
-          r->agency().ref.registry_code(),
-          sild::v1::TRANSPORT_DIRECTION_INGRESS, r->transport_name(),
-          [r] { return r->health(); }});
+      components.transport_probes.push_back(
+          TransportProbe{r->agency().ref.registry_code(),
+                         sild::v1::TRANSPORT_DIRECTION_INGRESS,
+                         r->transport_name(), [r] { return r->health(); }});
     }
     // Delivery (a module of its own, after this one) sets the wake-ups;
     // they are read at commit time, once every module is initialised.

@@ -22,7 +22,6 @@ std::string MessageAad(const std::string& message_id) {
   return absl::StrCat("message:", message_id);
 }
 
-
 ReferralRow ReferralFromRow(const SqlRow& r) {
   ReferralRow row;
   row.referral_id = r.Text(0);
@@ -210,7 +209,8 @@ absl::StatusOr<std::optional<MessageRow>> LoadMessage(
   row.in_reply_to = r.Text(6);
   row.created = TimeFromMillisColumn(r.Int(7));
   SILD_ASSIGN_OR_RETURN(
-      row.envelope, OpenSealedEnvelope(cipher, r.Bytes(8), MessageAad(message_id)));
+      row.envelope,
+      OpenSealedEnvelope(cipher, r.Bytes(8), MessageAad(message_id)));
   return row;
 }
 
@@ -279,8 +279,8 @@ absl::Status InsertReferral(WriteTxn& txn, const ReferralRow& row) {
                          ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
             {row.referral_id, int64_t{row.status}, int64_t{row.service},
              int64_t{row.urgency}, row.requester, row.case_id, row.municipality,
-             MillisColumn(row.created), MillisColumn(row.updated), MillisColumn(row.acknowledge_by),
-             int64_t{row.escalated ? 1 : 0}})
+             MillisColumn(row.created), MillisColumn(row.updated),
+             MillisColumn(row.acknowledge_by), int64_t{row.escalated ? 1 : 0}})
       .status();
 }
 
@@ -349,7 +349,8 @@ absl::Status InsertTransition(WriteTxn& txn, const TransitionRow& row) {
           " updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
           {row.transition_id, row.sender, row.recipient, int64_t{row.status},
            MillisColumn(row.effective), MillisColumn(row.acknowledge_by),
-           int64_t{row.escalated ? 1 : 0}, MillisColumn(row.created), MillisColumn(row.updated)})
+           int64_t{row.escalated ? 1 : 0}, MillisColumn(row.created),
+           MillisColumn(row.updated)})
       .status();
 }
 
@@ -445,13 +446,14 @@ absl::StatusOr<std::vector<ReferralRow>> OverdueReferrals(SqlConnection& sql,
                                                           int limit) {
   SILD_ASSIGN_OR_RETURN(
       auto rows,
-      sql.Query(absl::StrCat("SELECT ", kReferralColumns,
-                             " FROM referrals WHERE escalated = 0 AND"
-                             " acknowledge_by_ms > 0 AND acknowledge_by_ms <= ?"
-                             " AND status = ? ORDER BY acknowledge_by_ms,"
-                             " referral_id LIMIT ?"),
-                {MillisColumn(now), int64_t{sild::v1::REFERRAL_STATUS_SUBMITTED},
-                 int64_t{limit}}));
+      sql.Query(
+          absl::StrCat("SELECT ", kReferralColumns,
+                       " FROM referrals WHERE escalated = 0 AND"
+                       " acknowledge_by_ms > 0 AND acknowledge_by_ms <= ?"
+                       " AND status = ? ORDER BY acknowledge_by_ms,"
+                       " referral_id LIMIT ?"),
+          {MillisColumn(now), int64_t{sild::v1::REFERRAL_STATUS_SUBMITTED},
+           int64_t{limit}}));
   std::vector<ReferralRow> out;
   for (const auto& r : rows) out.push_back(ReferralFromRow(r));
   return out;
@@ -472,14 +474,15 @@ absl::StatusOr<std::vector<TransitionRow>> OverdueTransitions(
     SqlConnection& sql, absl::Time now, int limit) {
   SILD_ASSIGN_OR_RETURN(
       auto rows,
-      sql.Query("SELECT transition_id, sender, recipient, status,"
-                " effective_ms, acknowledge_by_ms, escalated, created_ms,"
-                " updated_ms FROM transitions WHERE escalated = 0 AND"
-                " acknowledge_by_ms > 0 AND acknowledge_by_ms <= ? AND"
-                " status = ? ORDER BY acknowledge_by_ms, transition_id"
-                " LIMIT ?",
-                {MillisColumn(now), int64_t{sild::v1::ACKNOWLEDGEMENT_STATUS_PENDING},
-                 int64_t{limit}}));
+      sql.Query(
+          "SELECT transition_id, sender, recipient, status,"
+          " effective_ms, acknowledge_by_ms, escalated, created_ms,"
+          " updated_ms FROM transitions WHERE escalated = 0 AND"
+          " acknowledge_by_ms > 0 AND acknowledge_by_ms <= ? AND"
+          " status = ? ORDER BY acknowledge_by_ms, transition_id"
+          " LIMIT ?",
+          {MillisColumn(now), int64_t{sild::v1::ACKNOWLEDGEMENT_STATUS_PENDING},
+           int64_t{limit}}));
   std::vector<TransitionRow> out;
   for (const auto& r : rows) out.push_back(TransitionFromRow(r));
   return out;

@@ -12,9 +12,9 @@ absl::StatusOr<const ::sild::Agency*> Router::FindAgency(
   if (!valid.ok()) return valid;
   const ::sild::Agency* agency = directory_->FindByRegistryCode(registry_code);
   if (agency == nullptr) {
-    return InvalidField("UNKNOWN_RECIPIENT", field,
-                        absl::StrCat(registry_code,
-                                     " is not an agency of this federation"));
+    return InvalidField(
+        "UNKNOWN_RECIPIENT", field,
+        absl::StrCat(registry_code, " is not an agency of this federation"));
   }
   return agency;
 }
@@ -23,7 +23,7 @@ absl::StatusOr<std::vector<const ::sild::Agency*>> Router::ReferralRecipients(
     const sild::v1::Referral& referral, const std::string& prefix) const {
   if (!referral.performer().registry_code().empty()) {
     auto agency = FindAgency(referral.performer().registry_code(),
-                         absl::StrCat(prefix, ".performer.registry_code"));
+                             absl::StrCat(prefix, ".performer.registry_code"));
     if (!agency.ok()) return agency.status();
     return std::vector<const ::sild::Agency*>{*agency};
   }

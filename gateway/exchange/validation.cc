@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/base/errors.h"
-#include "gateway/base/status_macros.h"
 #include "gateway/base/personal_code.h"
+#include "gateway/base/status_macros.h"
 
 namespace sild::exchange {
 namespace {
@@ -82,13 +82,13 @@ absl::Status ValidateHeaderForSubmit(const sild::v1::MessageHeader& header,
 absl::Status ValidateSubject(const sild::v1::Person& subject,
                              const std::string& field) {
   if (subject.id().scheme() != sild::v1::IDENTIFIER_SCHEME_EE_PERSONAL_CODE) {
-    return InvalidField(
-        "UNSUPPORTED_IDENTIFIER", absl::StrCat(field, ".id.scheme"),
-        "the subject needs an Estonian personal code "
-        "(IDENTIFIER_SCHEME_EE_PERSONAL_CODE)");
+    return InvalidField("UNSUPPORTED_IDENTIFIER",
+                        absl::StrCat(field, ".id.scheme"),
+                        "the subject needs an Estonian personal code "
+                        "(IDENTIFIER_SCHEME_EE_PERSONAL_CODE)");
   }
-  auto code = ParsePersonalCode(subject.id().value(),
-                                absl::StrCat(field, ".id.value"));
+  auto code =
+      ParsePersonalCode(subject.id().value(), absl::StrCat(field, ".id.value"));
   if (!code.ok()) return code.status();
   SILD_RETURN_IF_ERROR(
       CheckDate(subject.birth_date(), absl::StrCat(field, ".birth_date")));
@@ -143,8 +143,8 @@ absl::Status ValidateTransition(const sild::v1::Transition& transition) {
       ValidateSubject(transition.subject(), "transition.subject"));
   SILD_RETURN_IF_ERROR(
       CheckRepresentatives(transition.representatives(), "transition"));
-  SILD_RETURN_IF_ERROR(CheckDate(transition.effective_date(),
-                                 "transition.effective_date"));
+  SILD_RETURN_IF_ERROR(
+      CheckDate(transition.effective_date(), "transition.effective_date"));
   if (transition.effective_date().year() == 0) {
     return InvalidField("MISSING_DATE", "transition.effective_date",
                         "the date the child leaves is required");

@@ -1,7 +1,8 @@
 // Authenticates the caller of a gRPC call: every handler starts with
 //
 //   auto caller = AuthenticateCall(context, directory);
-//   if (!caller.ok()) { reactor->Finish(ToGrpcStatus(caller.status(), context)); ... }
+//   if (!caller.ok()) { reactor->Finish(ToGrpcStatus(caller.status(),
+//   context)); ... }
 //
 // and logs refusals (peer address, reason) as structured lines.
 #ifndef SILD_GATEWAY_RPC_CALLER_H_

@@ -14,7 +14,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status,
   if (context != nullptr) {
     std::string reason = ErrorReason(status);
     std::string field = ErrorField(status);
-    if (!reason.empty()) context->AddTrailingMetadata(kReasonMetadataKey, reason);
+    if (!reason.empty())
+      context->AddTrailingMetadata(kReasonMetadataKey, reason);
     if (!field.empty()) context->AddTrailingMetadata(kFieldMetadataKey, field);
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),

@@ -25,7 +25,8 @@ constexpr char kUsage[] =
     "Runs the sild gateway: mTLS gRPC server, consent and legal-basis\n"
     "decisions, minimisation and the audit trail.\n"
     "\n"
-    "  --config FILE    gateway configuration (.json, or protobuf text format)\n"
+    "  --config FILE    gateway configuration (.json, or protobuf text "
+    "format)\n"
     "  --check-config   validate the configuration and exit\n"
     "  --version        print the version and exit\n";
 

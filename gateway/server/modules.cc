@@ -1,11 +1,10 @@
 // The gateway's capabilities, in initialisation order. A module that
 // provides a component another uses comes first (consents before exchange).
-#include "gateway/rpc/module.h"
-
 #include "gateway/auditsvc/audit_module.h"
 #include "gateway/consent/consent_module.h"
 #include "gateway/delivery/delivery_module.h"
 #include "gateway/exchange/exchange_module.h"
+#include "gateway/rpc/module.h"
 
 namespace sild {
 

@@ -50,9 +50,9 @@ absl::Status CheckTlsFiles(const std::string& cert_file,
                     absl::StrCat(key_file, " holds no PEM private key"));
   }
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
-    return TlsError("tls.server_key_file",
-                    absl::StrCat(key_file, " does not match the certificate ",
-                                 cert_file));
+    return TlsError(
+        "tls.server_key_file",
+        absl::StrCat(key_file, " does not match the certificate ", cert_file));
   }
   auto ca_bio = MemBio(ca_pem);
   std::unique_ptr<X509, decltype(&X509_free)> ca(
@@ -66,9 +66,8 @@ absl::Status CheckTlsFiles(const std::string& cert_file,
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const config::v1::TlsConfig& tls) {
-  SILD_RETURN_IF_ERROR(CheckTlsFiles(tls.server_cert_file(),
-                                     tls.server_key_file(),
-                                     tls.client_ca_file()));
+  SILD_RETURN_IF_ERROR(CheckTlsFiles(
+      tls.server_cert_file(), tls.server_key_file(), tls.client_ca_file()));
   auto provider =
       std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
           tls.server_key_file(), tls.server_cert_file(), tls.client_ca_file(),

@@ -37,11 +37,12 @@ void PrintHelp(std::ostream& out) {
   out << "usage: sildctl [global flags] VERB [args]\n\n"
          "sildctl talks to a sild gateway over mTLS.\n\nVerbs:\n";
   for (const auto& [name, command] : CommandRegistry()) {
-    out << "  " << name << std::string(name.size() < 22 ? 22 - name.size() : 1, ' ')
+    out << "  " << name
+        << std::string(name.size() < 22 ? 22 - name.size() : 1, ' ')
         << command.summary << "\n";
   }
-  out << "\n" << kGlobalHelp
-      << "\n'sildctl help VERB' shows a verb's own flags.\n";
+  out << "\n"
+      << kGlobalHelp << "\n'sildctl help VERB' shows a verb's own flags.\n";
 }
 
 }  // namespace
@@ -60,7 +61,8 @@ std::vector<std::string> Args::GetAll(const std::string& flag) const {
 
 absl::StatusOr<std::string> Args::Require(const std::string& flag) const {
   std::string value = Get(flag);
-  if (value.empty()) return UsageError(absl::StrCat("--", flag, " is required"));
+  if (value.empty())
+    return UsageError(absl::StrCat("--", flag, " is required"));
   return value;
 }
 
@@ -124,8 +126,8 @@ std::string ToJson(const google::protobuf::Message& message) {
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = false;
   std::string json;
-  auto status = google::protobuf::util::MessageToJsonString(message, &json,
-                                                            options);
+  auto status =
+      google::protobuf::util::MessageToJsonString(message, &json, options);
   if (!status.ok()) return "{}";
   return json;
 }
@@ -136,8 +138,9 @@ absl::StatusOr<int> ParseEnumFlag(const google::protobuf::EnumDescriptor* type,
                                   const std::string& text) {
   std::string upper;
   for (char c : text) {
-    upper.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(
-                                         static_cast<unsigned char>(c))));
+    upper.push_back(c == '-' ? '_'
+                             : static_cast<char>(std::toupper(
+                                   static_cast<unsigned char>(c))));
   }
   for (const std::string& name : {upper, prefix + upper}) {
     const auto* value = type->FindValueByName(name);
@@ -160,8 +163,9 @@ std::string ShortEnumName(const google::protobuf::EnumDescriptor* type,
   std::string name = v->name();
   if (absl::StartsWith(name, prefix)) name = name.substr(prefix.size());
   for (char& c : name) {
-    c = c == '_' ? '-'
-                 : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    c = c == '_'
+            ? '-'
+            : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   return name;
 }
@@ -306,9 +310,9 @@ int RunCli(const std::vector<std::string>& argv, std::ostream& out,
       flags[name.substr(0, eq)].push_back(name.substr(eq + 1));
       continue;
     }
-    bool is_switch = std::find(command->switches.begin(),
-                               command->switches.end(),
-                               name) != command->switches.end();
+    bool is_switch =
+        std::find(command->switches.begin(), command->switches.end(), name) !=
+        command->switches.end();
     if (is_switch) {
       flags[name].push_back("true");
     } else if (i + 1 < rest.size()) {

@@ -98,9 +98,9 @@ absl::Status RunConvert(CommandContext& ctx) {
     auto parsed =
         google::protobuf::util::JsonStringToMessage(input, &envelope, options);
     if (!parsed.ok()) {
-      return InvalidField("INVALID_JSON", "",
-                          absl::StrCat("not a sild.v1.Envelope in JSON: ",
-                                       parsed.ToString()));
+      return InvalidField(
+          "INVALID_JSON", "",
+          absl::StrCat("not a sild.v1.Envelope in JSON: ", parsed.ToString()));
     }
   } else {
     const auto* fhir =

@@ -90,7 +90,6 @@ std::string Summary(const sild::v1::Envelope& envelope) {
   return "";
 }
 
-
 absl::Status RunInboxWatch(CommandContext& ctx) {
   SILD_RETURN_IF_ERROR(
       ctx.args.CheckKnown({"after", "ack", "count", "timeout-ack"}));
@@ -121,9 +120,8 @@ absl::Status RunInboxWatch(CommandContext& ctx) {
       out << message.cursor() << "  " << message.envelope().message_id() << "  "
           << ShortEnumName(sild::v1::MessageKind_descriptor(), "MESSAGE_KIND_",
                            message.envelope().kind())
-          << "  from "
-          << (sender.empty() ? std::string("?") : sender)
-          << "  " << Summary(message.envelope());
+          << "  from " << (sender.empty() ? std::string("?") : sender) << "  "
+          << Summary(message.envelope());
       if (message.redelivery() > 0) {
         out << "  (redelivery " << message.redelivery() << ")";
       }
@@ -228,9 +226,8 @@ absl::Status RunTransportsList(CommandContext& ctx) {
   auto stub = sild::v1::DeliveryService::NewStub(channel);
   sild::v1::ListTransportsResponse response;
   auto call = ctx.NewCallContext();
-  grpc::Status status =
-      stub->ListTransports(call.get(), sild::v1::ListTransportsRequest(),
-                           &response);
+  grpc::Status status = stub->ListTransports(
+      call.get(), sild::v1::ListTransportsRequest(), &response);
   SILD_RETURN_IF_ERROR(FromGrpcStatus(status, call.get()));
   int unhealthy = 0;
   ctx.Print(response, [&](std::ostream& out) {

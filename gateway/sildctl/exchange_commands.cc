@@ -24,7 +24,8 @@ std::string RandomKey() {
   size_t got = f ? std::fread(b, 1, sizeof(b), f) : 0;
   if (f) std::fclose(f);
   std::string out = "sildctl-";
-  for (size_t i = 0; i < got; ++i) absl::StrAppend(&out, absl::Hex(b[i], absl::kZeroPad2));
+  for (size_t i = 0; i < got; ++i)
+    absl::StrAppend(&out, absl::Hex(b[i], absl::kZeroPad2));
   return out;
 }
 
@@ -58,8 +59,9 @@ void PrintReceipt(std::ostream& out, const Receipt& receipt) {
       << receipt.audit_sequence() << "\n";
   for (const auto& r : receipt.recipients()) {
     out << "  -> " << r.recipient().name() << " ("
-        << r.recipient().registry_code() << "): "
-        << (r.allowed() ? "ALLOWED " : "REFUSED ") << r.reason_code() << "\n"
+        << r.recipient().registry_code()
+        << "): " << (r.allowed() ? "ALLOWED " : "REFUSED ") << r.reason_code()
+        << "\n"
         << "     " << r.detail() << "\n";
   }
 }
@@ -73,12 +75,26 @@ absl::Status Finish(CommandContext& ctx, const grpc::Status& status,
 
 absl::Status RunReferralSubmit(CommandContext& ctx) {
   const Args& a = ctx.args;
-  SILD_RETURN_IF_ERROR(a.CheckKnown(
-      {"file", "subject", "given-name", "family-name", "service", "to",
-       "municipality", "purpose", "summary", "urgency", "idempotency-key",
-       "case-id", "absences", "lessons", "failing", "health-concern",
-       "behaviour-incidents", "social-concern", "professional-name",
-       "professional-role"}));
+  SILD_RETURN_IF_ERROR(a.CheckKnown({"file",
+                                     "subject",
+                                     "given-name",
+                                     "family-name",
+                                     "service",
+                                     "to",
+                                     "municipality",
+                                     "purpose",
+                                     "summary",
+                                     "urgency",
+                                     "idempotency-key",
+                                     "case-id",
+                                     "absences",
+                                     "lessons",
+                                     "failing",
+                                     "health-concern",
+                                     "behaviour-incidents",
+                                     "social-concern",
+                                     "professional-name",
+                                     "professional-role"}));
   sild::v1::SubmitReferralRequest request;
   sild::v1::Referral& r = *request.mutable_referral();
   if (a.Has("file")) SILD_RETURN_IF_ERROR(ReadJsonMessage(a.Get("file"), &r));
@@ -87,28 +103,29 @@ absl::Status RunReferralSubmit(CommandContext& ctx) {
         sild::v1::IDENTIFIER_SCHEME_EE_PERSONAL_CODE);
     r.mutable_subject()->mutable_id()->set_value(a.Get("subject"));
   }
-  if (a.Has("given-name")) r.mutable_subject()->set_given_name(a.Get("given-name"));
+  if (a.Has("given-name"))
+    r.mutable_subject()->set_given_name(a.Get("given-name"));
   if (a.Has("family-name")) {
     r.mutable_subject()->set_family_name(a.Get("family-name"));
   }
   if (a.Has("service")) {
-    SILD_ASSIGN_OR_RETURN(int v, ParseEnumFlag(sild::v1::ServiceType_descriptor(),
-                                               "SERVICE_TYPE_", "service",
-                                               a.Get("service")));
+    SILD_ASSIGN_OR_RETURN(
+        int v, ParseEnumFlag(sild::v1::ServiceType_descriptor(),
+                             "SERVICE_TYPE_", "service", a.Get("service")));
     r.set_service(static_cast<sild::v1::ServiceType>(v));
   }
   if (a.Has("to")) r.mutable_performer()->set_registry_code(a.Get("to"));
   if (a.Has("municipality")) r.set_municipality(a.Get("municipality"));
   if (a.Has("purpose")) {
-    SILD_ASSIGN_OR_RETURN(int v, ParseEnumFlag(sild::v1::Purpose_descriptor(),
-                                               "PURPOSE_", "purpose",
-                                               a.Get("purpose")));
+    SILD_ASSIGN_OR_RETURN(
+        int v, ParseEnumFlag(sild::v1::Purpose_descriptor(), "PURPOSE_",
+                             "purpose", a.Get("purpose")));
     r.mutable_header()->set_purpose(static_cast<sild::v1::Purpose>(v));
   }
   if (a.Has("urgency")) {
-    SILD_ASSIGN_OR_RETURN(int v, ParseEnumFlag(sild::v1::Urgency_descriptor(),
-                                               "URGENCY_", "urgency",
-                                               a.Get("urgency")));
+    SILD_ASSIGN_OR_RETURN(
+        int v, ParseEnumFlag(sild::v1::Urgency_descriptor(), "URGENCY_",
+                             "urgency", a.Get("urgency")));
     r.set_urgency(static_cast<sild::v1::Urgency>(v));
   }
   if (a.Has("summary")) r.set_summary(a.Get("summary"));
@@ -187,8 +204,7 @@ absl::Status RunReferralGet(CommandContext& ctx) {
         << (r.subject().id().value().empty() ? "(withheld)"
                                              : r.subject().id().value())
         << " " << r.subject().given_name() << " " << r.subject().family_name()
-        << "\n  indicators: " << r.risk_indicators_size()
-        << "\n  summary:   "
+        << "\n  indicators: " << r.risk_indicators_size() << "\n  summary:   "
         << (r.summary().empty() ? "(none or withheld)" : r.summary()) << "\n";
     for (const auto& change : r.history()) {
       out << "  history:   "
@@ -203,17 +219,23 @@ absl::Status RunReferralGet(CommandContext& ctx) {
 }
 
 absl::Status RunReferralList(CommandContext& ctx) {
-  SILD_RETURN_IF_ERROR(ctx.args.CheckKnown({"role", "status", "case-id", "limit"}));
+  SILD_RETURN_IF_ERROR(
+      ctx.args.CheckKnown({"role", "status", "case-id", "limit"}));
   sild::v1::ListReferralsRequest request;
   std::string role = ctx.args.Get("role");
-  if (role == "sent") request.set_role(sild::v1::ListReferralsRequest::ROLE_SENT);
-  else if (role == "received") request.set_role(sild::v1::ListReferralsRequest::ROLE_RECEIVED);
-  else if (role == "case-managed") request.set_role(sild::v1::ListReferralsRequest::ROLE_CASE_MANAGED);
-  else if (!role.empty()) return UsageError("--role is sent, received or case-managed");
+  if (role == "sent")
+    request.set_role(sild::v1::ListReferralsRequest::ROLE_SENT);
+  else if (role == "received")
+    request.set_role(sild::v1::ListReferralsRequest::ROLE_RECEIVED);
+  else if (role == "case-managed")
+    request.set_role(sild::v1::ListReferralsRequest::ROLE_CASE_MANAGED);
+  else if (!role.empty())
+    return UsageError("--role is sent, received or case-managed");
   if (ctx.args.Has("status")) {
-    SILD_ASSIGN_OR_RETURN(int v, ParseEnumFlag(sild::v1::ReferralStatus_descriptor(),
-                                               "REFERRAL_STATUS_", "status",
-                                               ctx.args.Get("status")));
+    SILD_ASSIGN_OR_RETURN(
+        int v,
+        ParseEnumFlag(sild::v1::ReferralStatus_descriptor(), "REFERRAL_STATUS_",
+                      "status", ctx.args.Get("status")));
     request.set_status(static_cast<sild::v1::ReferralStatus>(v));
   }
   request.set_case_id(ctx.args.Get("case-id"));
@@ -251,15 +273,17 @@ absl::Status RunReferralStatus(CommandContext& ctx) {
   sild::v1::UpdateReferralStatusRequest request;
   request.set_referral_id(ctx.args.positionals()[0]);
   SILD_ASSIGN_OR_RETURN(std::string set, ctx.args.Require("set"));
-  SILD_ASSIGN_OR_RETURN(int v, ParseEnumFlag(sild::v1::ReferralStatus_descriptor(),
-                                             "REFERRAL_STATUS_", "set", set));
+  SILD_ASSIGN_OR_RETURN(int v,
+                        ParseEnumFlag(sild::v1::ReferralStatus_descriptor(),
+                                      "REFERRAL_STATUS_", "set", set));
   request.set_status(static_cast<sild::v1::ReferralStatus>(v));
   if (ctx.args.Has("reason")) {
-    SILD_ASSIGN_OR_RETURN(int reason,
-                          ParseEnumFlag(sild::v1::RejectionReason_descriptor(),
-                                        "REJECTION_REASON_", "reason",
-                                        ctx.args.Get("reason")));
-    request.set_rejection_reason(static_cast<sild::v1::RejectionReason>(reason));
+    SILD_ASSIGN_OR_RETURN(
+        int reason,
+        ParseEnumFlag(sild::v1::RejectionReason_descriptor(),
+                      "REJECTION_REASON_", "reason", ctx.args.Get("reason")));
+    request.set_rejection_reason(
+        static_cast<sild::v1::RejectionReason>(reason));
   }
   request.set_note(ctx.args.Get("note"));
   request.set_idempotency_key(ctx.args.Get("idempotency-key"));
@@ -288,13 +312,15 @@ absl::Status RunTransitionSubmit(CommandContext& ctx) {
         sild::v1::IDENTIFIER_SCHEME_EE_PERSONAL_CODE);
     t.mutable_subject()->mutable_id()->set_value(a.Get("subject"));
   }
-  if (a.Has("given-name")) t.mutable_subject()->set_given_name(a.Get("given-name"));
-  if (a.Has("family-name")) t.mutable_subject()->set_family_name(a.Get("family-name"));
+  if (a.Has("given-name"))
+    t.mutable_subject()->set_given_name(a.Get("given-name"));
+  if (a.Has("family-name"))
+    t.mutable_subject()->set_family_name(a.Get("family-name"));
   if (a.Has("to")) t.mutable_to_institution()->set_registry_code(a.Get("to"));
   if (a.Has("purpose")) {
-    SILD_ASSIGN_OR_RETURN(int v, ParseEnumFlag(sild::v1::Purpose_descriptor(),
-                                               "PURPOSE_", "purpose",
-                                               a.Get("purpose")));
+    SILD_ASSIGN_OR_RETURN(
+        int v, ParseEnumFlag(sild::v1::Purpose_descriptor(), "PURPOSE_",
+                             "purpose", a.Get("purpose")));
     t.mutable_header()->set_purpose(static_cast<sild::v1::Purpose>(v));
   }
   if (a.Has("effective")) {
@@ -302,15 +328,17 @@ absl::Status RunTransitionSubmit(CommandContext& ctx) {
                           ParseDate("effective", a.Get("effective")));
   }
   if (a.Has("leaving-reason")) {
-    SILD_ASSIGN_OR_RETURN(int v, ParseEnumFlag(sild::v1::LeavingReason_descriptor(),
-                                               "LEAVING_REASON_", "leaving-reason",
-                                               a.Get("leaving-reason")));
+    SILD_ASSIGN_OR_RETURN(
+        int v,
+        ParseEnumFlag(sild::v1::LeavingReason_descriptor(), "LEAVING_REASON_",
+                      "leaving-reason", a.Get("leaving-reason")));
     t.set_leaving_reason(static_cast<sild::v1::LeavingReason>(v));
   }
   if (a.Has("support-level")) {
-    SILD_ASSIGN_OR_RETURN(int v, ParseEnumFlag(sild::v1::SupportLevel_descriptor(),
-                                               "SUPPORT_LEVEL_", "support-level",
-                                               a.Get("support-level")));
+    SILD_ASSIGN_OR_RETURN(
+        int v,
+        ParseEnumFlag(sild::v1::SupportLevel_descriptor(), "SUPPORT_LEVEL_",
+                      "support-level", a.Get("support-level")));
     t.set_support_level(static_cast<sild::v1::SupportLevel>(v));
   }
   for (const auto& need : a.GetAll("support-need")) t.add_support_needs(need);
@@ -333,7 +361,8 @@ absl::Status RunTransitionSubmit(CommandContext& ctx) {
 }
 
 absl::Status RunTransitionAck(CommandContext& ctx) {
-  SILD_RETURN_IF_ERROR(ctx.args.CheckKnown({"status", "note", "idempotency-key"}));
+  SILD_RETURN_IF_ERROR(
+      ctx.args.CheckKnown({"status", "note", "idempotency-key"}));
   if (ctx.args.positionals().size() != 1) return UsageError("give one ID");
   sild::v1::AcknowledgeTransitionRequest request;
   request.set_transition_id(ctx.args.positionals()[0]);
@@ -366,8 +395,8 @@ absl::Status RunTransitionGet(CommandContext& ctx) {
   SILD_RETURN_IF_ERROR(FromGrpcStatus(status, call.get()));
   ctx.Print(response, [&](std::ostream& out) {
     const auto& t = response.transition();
-    out << "transition " << t.header().message_id() << "\n  from: "
-        << t.from_institution().registry_code() << "\n  to:   "
+    out << "transition " << t.header().message_id()
+        << "\n  from: " << t.from_institution().registry_code() << "\n  to:   "
         << (t.to_institution().registry_code().empty()
                 ? "(Unemployment Insurance Fund)"
                 : t.to_institution().registry_code())
@@ -388,7 +417,8 @@ SILD_REGISTER_COMMAND(
     "       [--absences N [--lessons N]] [--failing SUBJECT]... "
     "[--health-concern TEXT]\n"
     "       [--behaviour-incidents N] [--social-concern TEXT] [--case-id ID]\n"
-    "       [--idempotency-key KEY] [--professional-name N --professional-role R]\n\n"
+    "       [--idempotency-key KEY] [--professional-name N --professional-role "
+    "R]\n\n"
     "Prints the receipt: message id, audit record, and per recipient the\n"
     "decision (ALLOWED with the basis, or REFUSED with the reason code).\n"
     "A refusal for every recipient exits 1 with PERMISSION_DENIED.",

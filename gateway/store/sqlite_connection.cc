@@ -245,8 +245,8 @@ absl::Status SqliteConnection::Bind(sqlite3_stmt* stmt,
     } else if (const auto* n = std::get_if<int64_t>(&value)) {
       rc = sqlite3_bind_int64(stmt, index, *n);
     } else if (const auto* s = std::get_if<std::string>(&value)) {
-      rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(),
-                               SQLITE_STATIC, SQLITE_UTF8);
+      rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(), SQLITE_STATIC,
+                               SQLITE_UTF8);
     } else {
       const auto& b = std::get<SqlBlob>(value);
       rc = sqlite3_bind_blob64(stmt, index, b.bytes.data(), b.bytes.size(),

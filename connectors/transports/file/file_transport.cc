@@ -90,8 +90,8 @@ DeliveryResult FileEgressTransport::Deliver(const OutboundMessage& message) {
           absl::StrCat(directory, ": ", error.message()));
     }
   }
-  std::string path = absl::StrCat(directory, "/", message.message_id, ".",
-                                  Extension(config_));
+  std::string path =
+      absl::StrCat(directory, "/", message.message_id, ".", Extension(config_));
   if (fs::exists(path, error)) {
     // Delivered by an earlier attempt whose result was not recorded.
     return DeliveryResult::Delivered();

@@ -8,7 +8,8 @@ namespace sild {
 namespace {
 
 TEST(RegistryCodeTest, EverySharedVectorHasItsExpectedVerdict) {
-  auto rows = testing::ReadTsv(testing::SharedPath("testdata/registrikood.tsv"));
+  auto rows =
+      testing::ReadTsv(testing::SharedPath("testdata/registrikood.tsv"));
   ASSERT_GE(rows.size(), 5u) << "shared test vectors not found";
   for (const auto& row : rows) {
     absl::Status status = ValidateRegistryCode(row.at("code"));

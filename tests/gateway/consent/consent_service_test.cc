@@ -481,8 +481,8 @@ TEST(ConsentServiceFaultTest, AReaderErrorGivesRegistryUnavailable) {
   Store* store = opened->store.get();
   store->Start();
   ConsentRegistry registry(store, opened->audit_log.get());
-  ConsentServiceImpl service(ConsentServiceDeps{
-      &config, &clock, &directory, store, &registry, &decisions});
+  ConsentServiceImpl service(ConsentServiceDeps{&config, &clock, &directory,
+                                                store, &registry, &decisions});
   auto credentials = MakeServerCredentials(config.tls());
   ASSERT_TRUE(credentials.ok()) << credentials.status();
   grpc::ServerBuilder builder;

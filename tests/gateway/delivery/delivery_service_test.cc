@@ -259,8 +259,8 @@ TEST_F(DeliveryServiceTest, ReplayAfterTheConsentWasWithdrawnIsRefused) {
   call = Replay(dead->delivery_id(), &replayed);
   EXPECT_EQ(call.reason, "NOT_DEAD_LETTER");
   absl::SleepFor(absl::Milliseconds(500));
-  EXPECT_FALSE(std::filesystem::exists(
-      testing::EnvelopeFilePath(drop_, message_id)));
+  EXPECT_FALSE(
+      std::filesystem::exists(testing::EnvelopeFilePath(drop_, message_id)));
   EXPECT_TRUE(RecordsOf(message_id, v1::AUDIT_ACTION_DELIVERY).empty());
   EXPECT_EQ(List(v1::DELIVERY_STATE_REFUSED_ON_REPLAY, message_id).size(), 1u);
 }

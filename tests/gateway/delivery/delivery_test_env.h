@@ -233,9 +233,10 @@ class DeliveryTestEnv {
     if (!endpoints.ok()) return std::make_unique<delivery::EgressEndpoints>();
     if (scripted != nullptr) {
       for (const std::string& code : scripted_codes) {
-        (*endpoints)->Add(std::make_unique<delivery::EgressEndpoint>(
-            code, "scripted", std::make_unique<BorrowedTransport>(scripted),
-            nullptr, audit_log_.get()));
+        (*endpoints)
+            ->Add(std::make_unique<delivery::EgressEndpoint>(
+                code, "scripted", std::make_unique<BorrowedTransport>(scripted),
+                nullptr, audit_log_.get()));
       }
     }
     return *std::move(endpoints);

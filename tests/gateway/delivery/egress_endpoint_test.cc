@@ -98,8 +98,9 @@ TEST(LegacyFileFormTest, WithoutAFolderTheConfigIsRefused) {
   config::v1::GatewayConfig config = FileConfig("");
   absl::Status valid = ValidateConfig(config, "", false);
   ASSERT_FALSE(valid.ok());
-  EXPECT_THAT(ErrorField(valid),
-              ::testing::MatchesRegex(R"(agencies\[[0-9]+\]\.transport_target)"));
+  EXPECT_THAT(
+      ErrorField(valid),
+      ::testing::MatchesRegex(R"(agencies\[[0-9]+\]\.transport_target)"));
 }
 
 TEST(EgressEndpointsTest, OnlyPushRecipientsGetAnEndpoint) {
@@ -181,7 +182,8 @@ TEST(EgressEndpointsTest, MissingFolderIsRetryableAndNotCreated) {
   ASSERT_TRUE(WriteFileAtomically(folder + "/plain", "x").ok());
   auto plain = EndpointsFor(folder + "/plain");
   ASSERT_NE(plain, nullptr);
-  result = DeliverOne(*plain, SampleRow("4c7f6a1e-1111-4222-8333-444455556666"));
+  result =
+      DeliverOne(*plain, SampleRow("4c7f6a1e-1111-4222-8333-444455556666"));
   EXPECT_EQ(result.outcome, DeliveryResult::kRetryable);
 }
 

@@ -50,11 +50,11 @@ TEST(TransportHealthMonitorTest, PublishesChangesOnlyAndKeepsTheLastError) {
   absl::Mutex mu;
   absl::Status egress_health;  // guarded by mu
   std::vector<TransportProbe> probes;
-  probes.push_back({"75001023", sild::v1::TRANSPORT_DIRECTION_EGRESS, "nats",
-                    [&] {
-                      absl::MutexLock lock(&mu);
-                      return egress_health;
-                    }});
+  probes.push_back(
+      {"75001023", sild::v1::TRANSPORT_DIRECTION_EGRESS, "nats", [&] {
+         absl::MutexLock lock(&mu);
+         return egress_health;
+       }});
   probes.push_back({"75001017", sild::v1::TRANSPORT_DIRECTION_INGRESS, "file",
                     [] { return absl::OkStatus(); }});
   TransportHealthMonitor monitor(std::move(probes));
@@ -99,11 +99,11 @@ TEST(TransportHealthMonitorTest, PublishesChangesOnlyAndKeepsTheLastError) {
 TEST(TransportHealthMonitorTest, TimerProbesWithoutBeingAsked) {
   std::atomic<int> probed{0};
   std::vector<TransportProbe> probes;
-  probes.push_back({"75001023", sild::v1::TRANSPORT_DIRECTION_EGRESS, "file",
-                    [&] {
-                      ++probed;
-                      return absl::OkStatus();
-                    }});
+  probes.push_back(
+      {"75001023", sild::v1::TRANSPORT_DIRECTION_EGRESS, "file", [&] {
+         ++probed;
+         return absl::OkStatus();
+       }});
   TransportHealthMonitor monitor(std::move(probes));
   monitor.Start(nullptr, absl::Milliseconds(10));
   absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -156,8 +156,9 @@ class TransportHealthGatewayTest : public ::testing::Test {
   }
 
   // Waits until `service` reports `want` (probes run every 2 s).
-  bool WaitForHealth(const std::string& service,
-                     grpc::health::v1::HealthCheckResponse::ServingStatus want) {
+  bool WaitForHealth(
+      const std::string& service,
+      grpc::health::v1::HealthCheckResponse::ServingStatus want) {
     absl::Time deadline = absl::Now() + absl::Seconds(20);
     while (absl::Now() < deadline) {
       if (Health(service) == want) return true;

@@ -4,26 +4,26 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gateway/audit/audit_log.h"
 #include "gateway/rpc/grpc_status.h"
 #include "gateway/server/server.h"
+#include "gateway/store/sqlite_connection.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
+#include "sild/v1/consent_service.grpc.pb.h"
 #include "sild/v1/referral_service.grpc.pb.h"
 #include "sild/v1/transition_service.grpc.pb.h"
-#include "sild/v1/consent_service.grpc.pb.h"
-#include "gateway/store/sqlite_connection.h"
-#include "absl/time/clock.h"
 #include "tests/testing/test_env.h"
 
 namespace sild {
 namespace {
 
-using ::testing::HasSubstr;
 using sild::v1::Receipt;
 using sild::v1::Referral;
+using ::testing::HasSubstr;
 
 constexpr char kSchool[] = "75001017";
 constexpr char kSocial[] = "75001023";
@@ -60,32 +60,34 @@ class ReferralServiceTest : public ::testing::Test {
     dir_ = testing::MakeTempDir("referrals");
     config_ = testing::DemoGatewayConfig(dir_);
     // School -> social services for support services, without health data.
-    ASSERT_TRUE(google::protobuf::TextFormat::MergeFromString(R"pb(
-      rules {
-        id: "test-support-referral"
-        citation: "Test statute § 1"
-        sender_kinds: AGENCY_KIND_SCHOOL
-        recipient_kinds: AGENCY_KIND_MUNICIPAL_SOCIAL_SERVICES
-        purposes: PURPOSE_SUPPORT_SERVICE
-        categories: DATA_CATEGORY_IDENTITY
-        categories: DATA_CATEGORY_EDUCATION
-        categories: DATA_CATEGORY_FREE_TEXT
-      }
-      rules {
-        id: "test-youth-guarantee"
-        citation: "Test statute § 2"
-        sender_kinds: AGENCY_KIND_SCHOOL
-        recipient_kinds: AGENCY_KIND_UNEMPLOYMENT_INSURANCE_FUND
-        purposes: PURPOSE_YOUTH_GUARANTEE
-        categories: DATA_CATEGORY_IDENTITY
-        categories: DATA_CATEGORY_EDUCATION
-      }
-      routes {
-        service: SERVICE_TYPE_SOCIAL_WORKER
-        municipality: "Raasiku vald"
-        registry_codes: "75001023"
-      }
-    )pb", &config_));
+    ASSERT_TRUE(google::protobuf::TextFormat::MergeFromString(
+        R"pb(
+          rules {
+            id: "test-support-referral"
+            citation: "Test statute § 1"
+            sender_kinds: AGENCY_KIND_SCHOOL
+            recipient_kinds: AGENCY_KIND_MUNICIPAL_SOCIAL_SERVICES
+            purposes: PURPOSE_SUPPORT_SERVICE
+            categories: DATA_CATEGORY_IDENTITY
+            categories: DATA_CATEGORY_EDUCATION
+            categories: DATA_CATEGORY_FREE_TEXT
+          }
+          rules {
+            id: "test-youth-guarantee"
+            citation: "Test statute § 2"
+            sender_kinds: AGENCY_KIND_SCHOOL
+            recipient_kinds: AGENCY_KIND_UNEMPLOYMENT_INSURANCE_FUND
+            purposes: PURPOSE_YOUTH_GUARANTEE
+            categories: DATA_CATEGORY_IDENTITY
+            categories: DATA_CATEGORY_EDUCATION
+          }
+          routes {
+            service: SERVICE_TYPE_SOCIAL_WORKER
+            municipality: "Raasiku vald"
+            registry_codes: "75001023"
+          }
+        )pb",
+        &config_));
     auto server = GatewayServer::Start(config_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -122,8 +124,8 @@ class ReferralServiceTest : public ::testing::Test {
     sild::v1::SubmitReferralRequest request;
     *request.mutable_referral() = referral;
     auto stub = As(who);
-    return Invoke(stub.get(), &sild::v1::ReferralService::Stub::Submit,
-                  request, receipt);
+    return Invoke(stub.get(), &sild::v1::ReferralService::Stub::Submit, request,
+                  receipt);
   }
 
   Call Get(const std::string& who, const std::string& id, Referral* out) {
@@ -174,8 +176,8 @@ TEST_F(ReferralServiceTest, SubmitIsDecidedMinimisedAndAudited) {
 
   // The recipient's copy has the attendance facts, not the health concern.
   Referral received;
-  ASSERT_TRUE(Get("social-services", receipt.message_id(), &received)
-                  .status.ok());
+  ASSERT_TRUE(
+      Get("social-services", receipt.message_id(), &received).status.ok());
   EXPECT_EQ(received.subject().id().value(), kChild);
   ASSERT_EQ(received.risk_indicators_size(), 1);
   EXPECT_TRUE(received.risk_indicators(0).has_attendance());
@@ -195,8 +197,8 @@ TEST_F(ReferralServiceTest, PayloadClaimedSenderIsIgnored) {
   Receipt receipt;
   ASSERT_TRUE(Submit("school", referral, &receipt).status.ok());
   Referral received;
-  ASSERT_TRUE(Get("social-services", receipt.message_id(), &received)
-                  .status.ok());
+  ASSERT_TRUE(
+      Get("social-services", receipt.message_id(), &received).status.ok());
   EXPECT_EQ(received.header().sender().registry_code(), kSchool);
 }
 
@@ -212,9 +214,9 @@ TEST_F(ReferralServiceTest, RefusalWithoutBasisIsPermissionDenied) {
   sild::v1::ListReferralsRequest list;
   sild::v1::ListReferralsResponse listed;
   auto stub = As("school-health");
-  ASSERT_TRUE(Invoke(stub.get(), &sild::v1::ReferralService::Stub::List, list,
-                     &listed)
-                  .status.ok());
+  ASSERT_TRUE(
+      Invoke(stub.get(), &sild::v1::ReferralService::Stub::List, list, &listed)
+          .status.ok());
   EXPECT_EQ(listed.referrals_size(), 0);
 }
 
@@ -236,9 +238,9 @@ TEST_F(ReferralServiceTest, RetryWithSameKeyReturnsTheOriginalReceipt) {
   list.set_role(sild::v1::ListReferralsRequest::ROLE_SENT);
   sild::v1::ListReferralsResponse listed;
   auto stub = As("school");
-  ASSERT_TRUE(Invoke(stub.get(), &sild::v1::ReferralService::Stub::List, list,
-                     &listed)
-                  .status.ok());
+  ASSERT_TRUE(
+      Invoke(stub.get(), &sild::v1::ReferralService::Stub::List, list, &listed)
+          .status.ok());
   EXPECT_EQ(listed.referrals_size(), 1);
 }
 
@@ -328,9 +330,9 @@ TEST_F(ReferralServiceTest, CaseManagerSeesOnlyOperationalFields) {
   list.set_role(sild::v1::ListReferralsRequest::ROLE_CASE_MANAGED);
   sild::v1::ListReferralsResponse listed;
   auto stub = As("case-manager");
-  ASSERT_TRUE(Invoke(stub.get(), &sild::v1::ReferralService::Stub::List, list,
-                     &listed)
-                  .status.ok());
+  ASSERT_TRUE(
+      Invoke(stub.get(), &sild::v1::ReferralService::Stub::List, list, &listed)
+          .status.ok());
   ASSERT_EQ(listed.referrals_size(), 1);
   EXPECT_EQ(listed.referrals(0).referral_id(), receipt.message_id());
   Referral seen;
@@ -345,8 +347,8 @@ TEST_F(ReferralServiceTest, LifecycleIsEnforcedAndTravelsBack) {
   ASSERT_TRUE(Submit("school", SampleReferral("k-life"), &receipt).status.ok());
   const std::string id = receipt.message_id();
   // The requester cannot accept its own referral.
-  Call wrong_role = SetStatus("school", id, sild::v1::REFERRAL_STATUS_ACCEPTED,
-                              &update);
+  Call wrong_role =
+      SetStatus("school", id, sild::v1::REFERRAL_STATUS_ACCEPTED, &update);
   EXPECT_EQ(wrong_role.status.error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(wrong_role.reason, "NOT_ALLOWED_FOR_ROLE");
@@ -371,9 +373,9 @@ TEST_F(ReferralServiceTest, LifecycleIsEnforcedAndTravelsBack) {
   ASSERT_EQ(sent.history_size(), 3);
   EXPECT_EQ(sent.history(2).changed_by().registry_code(), kSocial);
 
-  ASSERT_TRUE(SetStatus("school", id, sild::v1::REFERRAL_STATUS_WITHDRAWN,
-                        &update)
-                  .status.ok());
+  ASSERT_TRUE(
+      SetStatus("school", id, sild::v1::REFERRAL_STATUS_WITHDRAWN, &update)
+          .status.ok());
   EXPECT_EQ(SetStatus("social-services", id,
                       sild::v1::REFERRAL_STATUS_COMPLETED, &update)
                 .status.error_code(),
@@ -468,8 +470,9 @@ TEST_F(ReferralServiceTest, TransitionWithoutNextPlaceGoesToTheFund) {
   ack.mutable_acknowledgement()->set_status(
       sild::v1::ACKNOWLEDGEMENT_STATUS_ENROLLED);
   Receipt ack_receipt;
-  ASSERT_TRUE(Invoke(fund.get(), &sild::v1::TransitionService::Stub::Acknowledge,
-                     ack, &ack_receipt)
+  ASSERT_TRUE(Invoke(fund.get(),
+                     &sild::v1::TransitionService::Stub::Acknowledge, ack,
+                     &ack_receipt)
                   .status.ok());
   // Twice is refused.
   EXPECT_EQ(Invoke(fund.get(), &sild::v1::TransitionService::Stub::Acknowledge,
@@ -479,37 +482,48 @@ TEST_F(ReferralServiceTest, TransitionWithoutNextPlaceGoesToTheFund) {
   sild::v1::GetTransitionRequest get;
   get.set_transition_id(receipt.message_id());
   sild::v1::GetTransitionResponse got;
-  ASSERT_TRUE(Invoke(stub.get(), &sild::v1::TransitionService::Stub::Get, get,
-                     &got)
-                  .status.ok());
+  ASSERT_TRUE(
+      Invoke(stub.get(), &sild::v1::TransitionService::Stub::Get, get, &got)
+          .status.ok());
   EXPECT_EQ(got.transition().acknowledgement().status(),
             sild::v1::ACKNOWLEDGEMENT_STATUS_ENROLLED);
 }
 
-TEST_F(ReferralServiceTest, ConsentWithdrawalNotifiesTheRecipientAndStopsFlows) {
+TEST_F(ReferralServiceTest,
+       ConsentWithdrawalNotifiesTheRecipientAndStopsFlows) {
   auto consents = sild::v1::ConsentService::NewStub(
       testing::AgencyChannel(server_->port(), "social-services"));
   sild::v1::GrantConsentRequest grant;
-  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"pb(
-    consent {
-      subject { scheme: IDENTIFIER_SCHEME_EE_PERSONAL_CODE value: "51205280105" }
-      grantor {
-        representative {
-          person { id { scheme: IDENTIFIER_SCHEME_EE_PERSONAL_CODE value: "38001012341" } }
-          relation: REPRESENTATIVE_RELATION_PARENT
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"pb(
+        consent {
+          subject {
+            scheme: IDENTIFIER_SCHEME_EE_PERSONAL_CODE
+            value: "51205280105"
+          }
+          grantor {
+            representative {
+              person {
+                id {
+                  scheme: IDENTIFIER_SCHEME_EE_PERSONAL_CODE
+                  value: "38001012341"
+                }
+              }
+              relation: REPRESENTATIVE_RELATION_PARENT
+            }
+          }
+          recipients { registry_codes: "75001023" }
+          purposes: PURPOSE_CASE_MANAGEMENT
+          data_categories: DATA_CATEGORY_IDENTITY
+          data_categories: DATA_CATEGORY_EDUCATION
+          data_categories: DATA_CATEGORY_HEALTH
+          data_categories: DATA_CATEGORY_FREE_TEXT
+          valid_from { seconds: 1577836800 }
+          valid_until { seconds: 2082758400 }
+          status: CONSENT_STATUS_APPROVED
         }
-      }
-      recipients { registry_codes: "75001023" }
-      purposes: PURPOSE_CASE_MANAGEMENT
-      data_categories: DATA_CATEGORY_IDENTITY
-      data_categories: DATA_CATEGORY_EDUCATION
-      data_categories: DATA_CATEGORY_HEALTH
-      data_categories: DATA_CATEGORY_FREE_TEXT
-      valid_from { seconds: 1577836800 }
-      valid_until { seconds: 2082758400 }
-      status: CONSENT_STATUS_APPROVED
-    }
-  )pb", &grant));
+      )pb",
+      &grant));
   sild::v1::GrantConsentResponse granted;
   Call call = Invoke(consents.get(), &sild::v1::ConsentService::Stub::Grant,
                      grant, &granted);
@@ -541,8 +555,7 @@ TEST_F(ReferralServiceTest, ConsentWithdrawalNotifiesTheRecipientAndStopsFlows) 
   for (int i = 0; i < 100 && notices == 0; ++i) {
     auto rows = (*db)->Query(
         "SELECT COUNT(*) FROM outbox WHERE recipient = ? AND kind = ?",
-        {std::string(kSocial),
-         int64_t{sild::v1::MESSAGE_KIND_CONSENT_NOTICE}});
+        {std::string(kSocial), int64_t{sild::v1::MESSAGE_KIND_CONSENT_NOTICE}});
     ASSERT_TRUE(rows.ok()) << rows.status();
     notices = (*rows)[0].Int(0);
     if (notices == 0) absl::SleepFor(absl::Milliseconds(100));

@@ -15,8 +15,8 @@
 namespace sild {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::BuiltBinary;
+using ::testing::HasSubstr;
 using testing::RunProcess;
 
 class GatewayProcessTest : public ::testing::Test {
@@ -41,9 +41,9 @@ class GatewayProcessTest : public ::testing::Test {
 
   // Runs the gateway expecting it to refuse the config.
   testing::ProcessResult RunGateway(const std::string& config_path) {
-    return RunProcess({BuiltBinary("gateway/server/sild-gateway"), "--config",
-                       config_path},
-                      absl::Seconds(20));
+    return RunProcess(
+        {BuiltBinary("gateway/server/sild-gateway"), "--config", config_path},
+        absl::Seconds(20));
   }
 
   std::string dir_;
@@ -84,9 +84,9 @@ TEST_F(GatewayProcessTest, DuplicateAgencyExitsNonZeroNamingIt) {
 }
 
 TEST_F(GatewayProcessTest, CheckConfigValidatesWithoutListening) {
-  auto result = RunProcess({BuiltBinary("gateway/server/sild-gateway"),
-                            "--config", WriteConfig("ok.json", ConfigJson()),
-                            "--check-config"});
+  auto result =
+      RunProcess({BuiltBinary("gateway/server/sild-gateway"), "--config",
+                  WriteConfig("ok.json", ConfigJson()), "--check-config"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("is valid (7 agencies)"));
 }

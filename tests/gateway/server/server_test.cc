@@ -3,8 +3,8 @@
 #include "gateway/server/server.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gateway/rpc/grpc_status.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -97,8 +97,8 @@ TEST_F(GatewayServerTest, RevokedCertificateFailsTheHandshake) {
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   // The same identity with a valid certificate is accepted: the CRL, not the
   // identity, refused the revoked one.
-  EXPECT_TRUE(WhoAmI(testing::AgencyChannel(server_->port(), "school"))
-                  .status.ok());
+  EXPECT_TRUE(
+      WhoAmI(testing::AgencyChannel(server_->port(), "school")).status.ok());
 }
 
 TEST_F(GatewayServerTest, UnknownAgencyIsUnauthenticated) {
@@ -126,8 +126,7 @@ TEST_F(GatewayServerTest, HealthServiceAnswers) {
     grpc::health::v1::HealthCheckResponse response;
     grpc::Status status = stub->Check(&context, request, &response);
     ASSERT_TRUE(status.ok()) << service << ": " << status.error_message();
-    EXPECT_EQ(response.status(),
-              grpc::health::v1::HealthCheckResponse::SERVING)
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING)
         << service;
   }
 }
@@ -180,8 +179,8 @@ TEST_F(GatewayServerTest, ReflectionIsOffUnlessEnabled) {
   server_.reset();
   config_.set_enable_reflection(true);
   StartServer();
-  EXPECT_TRUE(CallReflection(testing::AgencyChannel(server_->port(), "school"))
-                  .ok());
+  EXPECT_TRUE(
+      CallReflection(testing::AgencyChannel(server_->port(), "school")).ok());
 }
 
 TEST_F(GatewayServerTest, ShutdownStopsServing) {

@@ -7,8 +7,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "connectors/sdk/json_fields.h"
 #include "connectors/sdk/conformance/codec_conformance.h"
+#include "connectors/sdk/json_fields.h"
 #include "gateway/base/errors.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
