@@ -20,7 +20,7 @@
 namespace sild::testing {
 
 // A school information system's referral of kPupil from `school` to
-// `performer` (EHIS XML, as tests/connectors/ehis/golden/
+// `performer` (EHIS XML, as tests/connectors/codecs/ehis/golden/
 // referral.native.xml, cut down); `key` is its idempotency key, and
 // "ehis-<key>" its message id.
 inline std::string EhisReferralXml(const std::string& key,
