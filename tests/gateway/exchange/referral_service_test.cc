@@ -16,6 +16,7 @@
 #include "sild/v1/consent_service.grpc.pb.h"
 #include "sild/v1/referral_service.grpc.pb.h"
 #include "sild/v1/transition_service.grpc.pb.h"
+#include "tests/testing/sample_messages.h"
 #include "tests/testing/test_env.h"
 
 namespace sild {
@@ -98,23 +99,10 @@ class ReferralServiceTest : public ::testing::Test {
         testing::AgencyChannel(server_->port(), who));
   }
 
+  // The demo referral, in the second quarter, with the teacher named.
   static Referral SampleReferral(const std::string& key) {
-    Referral r;
-    r.mutable_header()->set_idempotency_key(key);
-    r.mutable_header()->set_purpose(sild::v1::PURPOSE_SUPPORT_SERVICE);
-    r.mutable_subject()->mutable_id()->set_scheme(
-        sild::v1::IDENTIFIER_SCHEME_EE_PERSONAL_CODE);
-    r.mutable_subject()->mutable_id()->set_value(kChild);
-    r.mutable_subject()->set_given_name("Mari");
-    r.mutable_subject()->set_family_name("Tamm");
-    r.set_service(sild::v1::SERVICE_TYPE_SOCIAL_WORKER);
-    r.mutable_performer()->set_registry_code(kSocial);
-    auto* attendance = r.add_risk_indicators()->mutable_attendance();
-    attendance->set_quarter(2);
-    attendance->set_lessons(180);
-    attendance->set_unexcused_absences(31);
-    r.add_risk_indicators()->mutable_health()->set_concern("suspected anxiety");
-    r.set_summary("Absent most Mondays since October.");
+    Referral r = testing::SupportReferral(key, kChild, kSocial);
+    r.mutable_risk_indicators(0)->mutable_attendance()->set_quarter(2);
     r.mutable_requested_by()->set_name("Teacher Kask");
     return r;
   }
