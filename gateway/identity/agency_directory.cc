@@ -8,11 +8,8 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
-#include "gateway/base/errors.h"
 
 namespace sild {
 
@@ -114,39 +111,6 @@ absl::StatusOr<std::vector<std::string>> CertificateUriSans(
   auto uris = ParseCertificateUriSans(pem);
   if (uris.ok()) UriSanCache::Get().Add(pem, *uris);
   return uris;
-}
-
-absl::StatusOr<CallerIdentity> IdentifyCaller(
-    const grpc::AuthContext& auth_context, const AgencyDirectory& directory) {
-  auto unauthenticated = [](absl::string_view reason, absl::string_view text) {
-    return MakeError(absl::StatusCode::kUnauthenticated, reason, "", text);
-  };
-  std::vector<grpc::string_ref> pems =
-      auth_context.FindPropertyValues("x509_pem_cert");
-  if (!auth_context.IsPeerAuthenticated() || pems.empty()) {
-    return unauthenticated("NO_CLIENT_CERTIFICATE",
-                           "a client certificate from the federation CA is "
-                           "required");
-  }
-  auto uris = CertificateUriSans(
-      absl::string_view(pems.front().data(), pems.front().size()));
-  if (!uris.ok()) {
-    return unauthenticated("NO_AGENCY_IDENTITY", uris.status().message());
-  }
-  if (uris->empty()) {
-    return unauthenticated(
-        "NO_AGENCY_IDENTITY",
-        "the client certificate has no URI subject alternative name naming "
-        "an agency");
-  }
-  for (const std::string& uri : *uris) {
-    if (const Agency* agency = directory.FindByIdentity(uri)) {
-      return CallerIdentity{agency, uri};
-    }
-  }
-  return unauthenticated("UNKNOWN_AGENCY",
-                         absl::StrCat("no configured agency has the identity ",
-                                      absl::StrJoin(*uris, ", ")));
 }
 
 }  // namespace sild

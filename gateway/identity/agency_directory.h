@@ -4,9 +4,8 @@
 // certificate (e.g. spiffe://sild.example/agency/75001017) are matched
 // against the identities in the config. Nothing a payload claims is trusted.
 //
-// AgencyDirectory is immutable after construction and thread-safe.
-// IdentifyCaller errors are UNAUTHENTICATED with reason codes
-// NO_CLIENT_CERTIFICATE, NO_AGENCY_IDENTITY or UNKNOWN_AGENCY.
+// AgencyDirectory is immutable after construction and thread-safe. Matching
+// a gRPC peer is the rpc edge's job (IdentifyCaller, gateway/rpc/caller.h).
 #ifndef SILD_GATEWAY_IDENTITY_AGENCY_DIRECTORY_H_
 #define SILD_GATEWAY_IDENTITY_AGENCY_DIRECTORY_H_
 
@@ -17,7 +16,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "grpcpp/security/auth_context.h"
 #include "sild/config/v1/config.pb.h"
 #include "sild/v1/common.pb.h"
 
@@ -57,11 +55,6 @@ class AgencyDirectory {
 // URI subject alternative names of a PEM certificate.
 absl::StatusOr<std::vector<std::string>> CertificateUriSans(
     absl::string_view pem);
-
-// Identifies the peer of a call from its TLS auth context (the handshake has
-// already verified the certificate chain, expiry and CRL).
-absl::StatusOr<CallerIdentity> IdentifyCaller(
-    const grpc::AuthContext& auth_context, const AgencyDirectory& directory);
 
 }  // namespace sild
 

@@ -5,11 +5,14 @@
 //   context)); ... }
 //
 // and logs refusals (peer address, reason) as structured lines.
+// IdentifyCaller errors are UNAUTHENTICATED with reason codes
+// NO_CLIENT_CERTIFICATE, NO_AGENCY_IDENTITY or UNKNOWN_AGENCY.
 #ifndef SILD_GATEWAY_RPC_CALLER_H_
 #define SILD_GATEWAY_RPC_CALLER_H_
 
 #include "absl/status/statusor.h"
 #include "gateway/identity/agency_directory.h"
+#include "grpcpp/security/auth_context.h"
 #include "grpcpp/server_context.h"
 
 namespace sild {
@@ -24,6 +27,12 @@ struct Caller {
   // From x-sild-professional-id, may be empty.
   std::string professional_id;
 };
+
+// Identifies the peer of a call from its TLS auth context (the handshake has
+// already verified the certificate chain, expiry and CRL): the first of the
+// certificate's URI SANs that names a configured agency.
+absl::StatusOr<CallerIdentity> IdentifyCaller(
+    const grpc::AuthContext& auth_context, const AgencyDirectory& directory);
 
 absl::StatusOr<Caller> AuthenticateCall(grpc::ServerContextBase* context,
                                         const AgencyDirectory& directory);
