@@ -10,9 +10,9 @@
 #include "gateway/base/status_macros.h"
 #include "gateway/exchange/referrals.h"
 #include "gateway/exchange/submit.h"
+#include "gateway/exchange/submit_reply.h"
 #include "gateway/rpc/caller.h"
 #include "gateway/rpc/grpc_status.h"
-#include "gateway/rpc/submit_outcome.h"
 
 namespace sild::exchange {
 
@@ -46,17 +46,6 @@ absl::Status ParsePageToken(const std::string& token, int64_t* created_ms,
   return absl::OkStatus();
 }
 
-// The answer of a call that submitted through a domain operation.
-SubmitDone Reply(grpc::ServerUnaryReactor* reactor,
-                 grpc::CallbackServerContext* context,
-                 sild::v1::Receipt* response) {
-  return [reactor, context, response](absl::StatusOr<SubmitOutcome> out) {
-    reactor->Finish(FinishSubmit(OutcomeStatus(out),
-                                 out.ok() ? &out->receipt : nullptr, context,
-                                 response));
-  };
-}
-
 }  // namespace
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::Submit(
@@ -71,7 +60,8 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Submit(
     return reactor;
   }
   SubmitReferral(*context_, *router_, {caller->agency, caller->professional_id},
-                 request->referral(), Reply(reactor, context, response));
+                 request->referral(),
+                 ReplyWithReceipt(reactor, context, response));
   return reactor;
 }
 
@@ -213,7 +203,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::UpdateStatus(
   }
   ChangeReferralStatus(*context_, *router_,
                        {caller->agency, caller->professional_id}, *request,
-                       Reply(reactor, context, response));
+                       ReplyWithReceipt(reactor, context, response));
   return reactor;
 }
 

@@ -120,11 +120,9 @@ void SubmitReferral(const ExchangeContext& context, const Router& router,
 
   const Agency& sender = *actor.agency;
   absl::Time now = context.store->clock()->Now();
-  auto submit = std::make_shared<PreparedSubmit>();
-  submit->sender = sender.ref.registry_code();
-  submit->idempotency_key = in.header().idempotency_key();
-  submit->idempotency_field = "referral.header.idempotency_key";
-  submit->request_hash = RequestHash(in);
+  auto submit = NewPreparedSubmit(sender.ref.registry_code(),
+                                  in.header().idempotency_key(),
+                                  "referral.header.idempotency_key", in);
 
   // Normalise: the gateway, not the payload, says who sent what when.
   sild::v1::Envelope& envelope = submit->dispatch.envelope;
@@ -207,11 +205,9 @@ void ChangeReferralStatus(const ExchangeContext& context, const Router& router,
     done(InvalidField("TEXT_TOO_LONG", "note", "note too long"));
     return;
   }
-  auto submit = std::make_shared<PreparedSubmit>();
-  submit->sender = actor.agency->ref.registry_code();
-  submit->idempotency_key = request.idempotency_key();
-  submit->idempotency_field = "idempotency_key";
-  submit->request_hash = RequestHash(request);
+  auto submit =
+      NewPreparedSubmit(actor.agency->ref.registry_code(),
+                        request.idempotency_key(), "idempotency_key", request);
   // The change stands whatever the decisions: the parties get at least its
   // operational part (deliver_operational_on_deny).
   submit->refuse_when_none_allowed = false;

@@ -48,6 +48,17 @@ std::string RequestHash(const google::protobuf::Message& message) {
   return std::string(reinterpret_cast<char*>(digest), size);
 }
 
+std::shared_ptr<PreparedSubmit> NewPreparedSubmit(
+    const std::string& sender, const std::string& key, std::string key_field,
+    const google::protobuf::Message& request) {
+  auto submit = std::make_shared<PreparedSubmit>();
+  submit->sender = sender;
+  submit->idempotency_key = key;
+  submit->idempotency_field = std::move(key_field);
+  submit->request_hash = RequestHash(request);
+  return submit;
+}
+
 void SubmitAsync(const ExchangeContext& context,
                  std::shared_ptr<PreparedSubmit> submit, SubmitDone done) {
   auto outcome = std::make_shared<SubmitOutcome>();

@@ -99,6 +99,13 @@ absl::Status OutcomeStatus(const absl::StatusOr<SubmitOutcome>& outcome);
 // SHA-256 of a message's deterministic serialisation.
 std::string RequestHash(const google::protobuf::Message& message);
 
+// A PreparedSubmit keyed for idempotency: the sender's `key` (empty: none),
+// the field that holds it (for errors) and the hash of `request` as the
+// client sent it. The caller fills in the dispatch and the hooks.
+std::shared_ptr<PreparedSubmit> NewPreparedSubmit(
+    const std::string& sender, const std::string& key, std::string key_field,
+    const google::protobuf::Message& request);
+
 }  // namespace sild::exchange
 
 #endif  // SILD_GATEWAY_EXCHANGE_SUBMIT_H_

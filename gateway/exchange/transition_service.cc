@@ -4,10 +4,10 @@
 
 #include "gateway/base/status_macros.h"
 #include "gateway/exchange/submit.h"
+#include "gateway/exchange/submit_reply.h"
 #include "gateway/exchange/transitions.h"
 #include "gateway/rpc/caller.h"
 #include "gateway/rpc/grpc_status.h"
-#include "gateway/rpc/submit_outcome.h"
 
 namespace sild::exchange {
 
@@ -18,17 +18,6 @@ using sild::v1::Transition;
 
 bool Has(const std::vector<std::string>& roles, const char* role) {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
-}
-
-// The answer of a call that submitted through a domain operation.
-SubmitDone Reply(grpc::ServerUnaryReactor* reactor,
-                 grpc::CallbackServerContext* context,
-                 sild::v1::Receipt* response) {
-  return [reactor, context, response](absl::StatusOr<SubmitOutcome> out) {
-    reactor->Finish(FinishSubmit(OutcomeStatus(out),
-                                 out.ok() ? &out->receipt : nullptr, context,
-                                 response));
-  };
 }
 
 }  // namespace
@@ -44,9 +33,9 @@ grpc::ServerUnaryReactor* TransitionServiceImpl::Submit(
     reactor->Finish(ToGrpcStatus(caller.status(), context));
     return reactor;
   }
-  SubmitTransition(*context_, *router_,
-                   {caller->agency, caller->professional_id},
-                   request->transition(), Reply(reactor, context, response));
+  SubmitTransition(
+      *context_, *router_, {caller->agency, caller->professional_id},
+      request->transition(), ReplyWithReceipt(reactor, context, response));
   return reactor;
 }
 
@@ -62,7 +51,7 @@ grpc::ServerUnaryReactor* TransitionServiceImpl::Acknowledge(
     return reactor;
   }
   AcknowledgeTransition(*context_, {caller->agency, caller->professional_id},
-                        *request, Reply(reactor, context, response));
+                        *request, ReplyWithReceipt(reactor, context, response));
   return reactor;
 }
 

@@ -62,11 +62,9 @@ void SubmitTransition(const ExchangeContext& context, const Router& router,
 
   const Agency& sender = *actor.agency;
   absl::Time now = context.store->clock()->Now();
-  auto submit = std::make_shared<PreparedSubmit>();
-  submit->sender = sender.ref.registry_code();
-  submit->idempotency_key = in.header().idempotency_key();
-  submit->idempotency_field = "transition.header.idempotency_key";
-  submit->request_hash = RequestHash(in);
+  auto submit = NewPreparedSubmit(sender.ref.registry_code(),
+                                  in.header().idempotency_key(),
+                                  "transition.header.idempotency_key", in);
   sild::v1::Envelope& envelope = submit->dispatch.envelope;
   Transition* transition = envelope.mutable_transition();
   *transition = in;
@@ -131,11 +129,9 @@ void AcknowledgeTransition(
                       "acknowledge with ENROLLED, NOT_ARRIVED or REFUSED"));
     return;
   }
-  auto submit = std::make_shared<PreparedSubmit>();
-  submit->sender = actor.agency->ref.registry_code();
-  submit->idempotency_key = request.idempotency_key();
-  submit->idempotency_field = "idempotency_key";
-  submit->request_hash = RequestHash(request);
+  auto submit =
+      NewPreparedSubmit(actor.agency->ref.registry_code(),
+                        request.idempotency_key(), "idempotency_key", request);
   // The acknowledgement stands whatever the decisions: the sender gets at
   // least its operational part (deliver_operational_on_deny).
   submit->refuse_when_none_allowed = false;
